@@ -1,0 +1,1 @@
+"""ipywidgets front ends; their logic lives in plain, tested functions elsewhere."""
