@@ -1,0 +1,222 @@
+"""Tests for cnncourse.conv_explain: the logic behind notebook 03's figures and widgets."""
+import numpy as np
+from hypothesis import given, strategies as st
+import pytest
+
+from cnncourse import conv_explain as ce
+from cnncourse.conv import conv_output_size, correlate1d, correlate2d
+
+
+def test_classic_kernels_shapes_and_sums():
+    kernels = ce.classic_kernels()
+    assert set(kernels) == {"identity", "edge_diagonal", "edge_laplace4", "edge_laplace8",
+                            "sharpen", "box_blur", "gaussian_blur", "sobel_vertical",
+                            "sobel_horizontal"}
+    for name, kernel in kernels.items():
+        assert kernel.shape == (3, 3), name
+    for name in ("identity", "sharpen", "box_blur", "gaussian_blur"):
+        assert np.isclose(kernels[name].sum(), 1.0), name
+    for name in ("edge_diagonal", "edge_laplace4", "edge_laplace8", "sobel_vertical",
+                 "sobel_horizontal"):
+        assert kernels[name].sum() == 0.0, name
+    # The two Sobel filters are transposes of each other.
+    assert np.array_equal(kernels["sobel_vertical"].T, kernels["sobel_horizontal"])
+    # A fresh dict each call: editing one must not change the next.
+    kernels["identity"][1, 1] = 7
+    assert ce.classic_kernels()["identity"][1, 1] == 1
+
+
+def test_sobel_directions_on_step_images():
+    kernels = ce.classic_kernels()
+    vertical_edge = np.zeros((6, 6))
+    vertical_edge[:, 3:] = 1.0  # intensity changes along x
+    horizontal_edge = vertical_edge.T.copy()
+    v_on_v = ce.filter_image(vertical_edge, kernels["sobel_vertical"])
+    v_on_h = ce.filter_image(horizontal_edge, kernels["sobel_vertical"])
+    assert np.abs(v_on_v).max() == 4.0
+    assert np.abs(v_on_h).max() == 0.0
+    h_on_h = ce.filter_image(horizontal_edge, kernels["sobel_horizontal"])
+    assert np.abs(h_on_h).max() == 4.0
+
+
+def test_effective_kernel_size():
+    assert ce.effective_kernel_size(3) == 3
+    assert ce.effective_kernel_size(3, 2) == 5
+    assert ce.effective_kernel_size(5, 3) == 13
+    assert ce.effective_kernel_size(1, 4) == 1
+    with pytest.raises(ValueError, match="dilation"):
+        ce.effective_kernel_size(3, 0)
+    with pytest.raises(TypeError, match="kernel_size"):
+        ce.effective_kernel_size(2.5)
+
+
+@pytest.mark.parametrize("i,k,p,s,d", [(5, 3, 1, 2, 1), (6, 3, 1, 2, 1), (7, 3, 0, 1, 2),
+                                       (4, 4, 3, 1, 1), (9, 2, 0, 3, 1), (1, 1, 0, 1, 1)])
+def test_window_taps_match_formula_and_stay_inside(i, k, p, s, d):
+    taps = ce.window_taps(i, k, p, s, d)
+    assert taps.shape == (conv_output_size(i, k, p, s, d), k)
+    assert taps.min() == 0
+    assert taps.max() <= i + 2 * p - 1
+    assert np.all(np.diff(taps, axis=1) == d)
+    assert np.all(np.diff(taps[:, 0]) == s)
+
+
+def test_window_taps_reproduce_correlation():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=9)
+    w = rng.normal(size=3)
+    taps = ce.window_taps(9, 3, padding=2, stride=2)
+    x_padded = np.pad(x, 2)
+    assert np.allclose(x_padded[taps] @ w, correlate1d(x, w, padding=2, stride=2))
+
+
+def test_window_taps_rejects_impossible_setting():
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        ce.window_taps(3, 3, 0, 1, 2)
+
+
+def test_same_and_full_padding_keep_and_grow_size():
+    for k in (1, 3, 5, 7):
+        for d in (1, 2, 3):
+            p = ce.same_padding(k, d)
+            assert conv_output_size(10, k, p, 1, d) == 10
+            assert conv_output_size(10, k, ce.full_padding(k, d), 1, d) == 10 + ce.effective_kernel_size(k, d) - 1
+    with pytest.raises(ValueError, match="even"):
+        ce.same_padding(4)
+
+
+def test_arithmetic_case_labels():
+    assert ce.arithmetic_case(5, 3) == "no padding"
+    assert ce.arithmetic_case(5, 3, 1) == "same (half) padding"
+    assert ce.arithmetic_case(5, 3, 2) == "full padding"
+    assert ce.arithmetic_case(5, 3, 1, 2) == "same (half) padding, strided"
+    assert ce.arithmetic_case(7, 3, 0, 1, 2) == "no padding, dilated"
+    assert ce.arithmetic_case(7, 3, 2, 1, 2) == "same (half) padding, dilated"
+    assert ce.arithmetic_case(5, 1) == "no padding, same (half) padding"
+    assert ce.arithmetic_case(8, 4, 1) == "arbitrary padding"
+    with pytest.raises(ValueError):
+        ce.arithmetic_case(2, 5)
+
+
+def test_explain_arithmetic_slide_check():
+    # The slides' check: K=3, P=1, S=2 gives 3 outputs for I=5 and for I=6.
+    five = ce.explain_arithmetic(5, 3, 1, 2)
+    six = ce.explain_arithmetic(6, 3, 1, 2)
+    assert five["output_size"] == six["output_size"] == 3
+    assert five["left_out"] == 0 and six["left_out"] == 1
+    assert six["padded_size"] == 8 and six["total_padding"] == 2
+    assert six["formula"].endswith("= 3")
+    dilated = ce.explain_arithmetic(7, 3, 0, 1, 2)
+    assert dilated["effective_kernel"] == 5 and dilated["output_size"] == 3
+
+
+def test_arithmetic_report_valid_and_invalid():
+    text = ce.arithmetic_report(6, 3, 1, 2)
+    assert "floor(5/2) + 1 = 3" in text
+    assert "reached by no window" in text
+    assert "reached by no window" not in ce.arithmetic_report(5, 3, 1, 2)
+    bad = ce.arithmetic_report(2, 5)
+    assert bad.startswith("invalid:") and "5" in bad and "2" in bad
+
+
+def test_shift_image_moves_and_fills_with_zero():
+    image = np.arange(1, 13).reshape(3, 4)
+    left = ce.shift_image(image, -2)
+    assert np.array_equal(left, [[3, 4, 0, 0], [7, 8, 0, 0], [11, 12, 0, 0]])
+    down = ce.shift_image(image, 0, 1)
+    assert np.array_equal(down[1:], image[:-1]) and not down[0].any()
+    both = ce.shift_image(image, 1, -1)
+    assert both[0, 1] == image[1, 0] and both[2].sum() == 0 and both[:, 0].sum() == 0
+    with pytest.raises(ValueError, match="out of the frame"):
+        ce.shift_image(image, 4)
+    with pytest.raises(ValueError, match="2-D"):
+        ce.shift_image(np.zeros(5), 1)
+
+
+def test_count_changed_inputs_vertical_bar():
+    # A bar 3 px wide and 10 px tall moved 2 px left: per row 2 pixels turn on at the new
+    # left edge and 2 turn off at the old right edge.
+    image = np.zeros((12, 12), dtype=int)
+    image[1:11, 5:8] = 1
+    changed, off, on = ce.count_changed_inputs(image, ce.shift_image(image, -2))
+    assert (changed, off, on) == (40, 20, 20)
+    assert ce.count_changed_inputs(image, image) == (0, 0, 0)
+    with pytest.raises(ValueError, match="binary"):
+        ce.count_changed_inputs(image * 2, image)
+    with pytest.raises(ValueError, match="shape"):
+        ce.count_changed_inputs(image, image[:5])
+
+
+def test_weight_sharing_matrix_is_the_convolution():
+    rng = np.random.default_rng(1)
+    kernel = np.array([0.4, 0.3, 0.3])
+    matrix = ce.weight_sharing_matrix(kernel, 8, padding=1)
+    assert matrix.shape == (8, 8)
+    x = rng.normal(size=8)
+    assert np.allclose(matrix @ x, correlate1d(x, kernel, padding=1))
+    # Only 3 distinct non-zero values although the matrix has 64 entries.
+    assert set(np.unique(matrix[matrix != 0])) == {0.3, 0.4}
+    assert np.count_nonzero(matrix) == 8 * 3 - 2
+    valid = ce.weight_sharing_matrix(kernel, 8)
+    assert valid.shape == (6, 8)
+    with pytest.raises(ValueError, match="1-D"):
+        ce.weight_sharing_matrix(np.ones((3, 3)), 8)
+
+
+def test_filter_image_matches_naive_correlation():
+    rng = np.random.default_rng(2)
+    image = rng.random((7, 9))
+    kernel = rng.normal(size=(3, 3))
+    fast_zero = ce.filter_image(image, kernel, mode="zero")
+    assert np.allclose(fast_zero, correlate2d(image, kernel, padding=1, mode="zero"))
+    fast_rep = ce.filter_image(image, kernel, mode="replicate")
+    assert np.allclose(fast_rep, correlate2d(image, kernel, padding=1, mode="replicate"))
+    kernel5 = rng.normal(size=(5, 5))
+    assert np.allclose(ce.filter_image(image, kernel5, mode="zero"),
+                       correlate2d(image, kernel5, padding=2))
+    colour = rng.random((6, 5, 3))
+    out = ce.filter_image(colour, kernel)
+    assert out.shape == colour.shape
+    assert np.allclose(out[..., 2], ce.filter_image(colour[..., 2], kernel))
+
+
+def test_filter_image_identity_and_blur_preserve_flat_image():
+    kernels = ce.classic_kernels()
+    flat = np.full((5, 5), 0.3)
+    for name in ("identity", "box_blur", "gaussian_blur", "sharpen"):
+        assert np.allclose(ce.filter_image(flat, kernels[name]), 0.3), name
+    assert np.allclose(ce.filter_image(flat, kernels["edge_laplace8"]), 0.0)
+
+
+def test_filter_image_rejects_bad_input():
+    with pytest.raises(ValueError, match="odd"):
+        ce.filter_image(np.zeros((4, 4)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="mode"):
+        ce.filter_image(np.zeros((4, 4)), np.ones((3, 3)), mode="reflect")
+    with pytest.raises(ValueError, match="image"):
+        ce.filter_image(np.zeros(4), np.ones((3, 3)))
+
+
+def test_kernel_to_text():
+    text = ce.kernel_to_text(ce.classic_kernels()["gaussian_blur"])
+    rows = text.splitlines()
+    assert len(rows) == 3
+    assert rows[1].split() == ["0.125", "0.25", "0.125"]
+    assert rows[0].split()[0] == "0.0625"
+    with pytest.raises(ValueError):
+        ce.kernel_to_text(np.ones(3))
+
+
+@given(st.integers(1, 20), st.integers(1, 6), st.integers(0, 4), st.integers(1, 4),
+       st.integers(1, 3))
+def test_explain_arithmetic_agrees_with_window_taps(i, k, p, s, d):
+    k_eff = ce.effective_kernel_size(k, d)
+    if k_eff > i + 2 * p:
+        assert ce.arithmetic_report(i, k, p, s, d).startswith("invalid")
+        return
+    info = ce.explain_arithmetic(i, k, p, s, d)
+    taps = ce.window_taps(i, k, p, s, d)
+    assert info["output_size"] == taps.shape[0]
+    # Cells after the last window's last tap are exactly the ones the floor dropped.
+    assert info["padded_size"] - 1 - taps[-1, -1] == info["left_out"]
+    assert info["left_out"] < s
