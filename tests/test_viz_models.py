@@ -1,0 +1,81 @@
+"""Tests for the case-study figures in `cnncourse.viz.models` (Agg backend, no display)."""
+from __future__ import annotations
+
+import pytest
+
+from cnncourse.viz.models import (KIND_COLORS, bar_colors, layer_kind, plot_curves,
+                                  plot_ilsvrc_errors, plot_layer_params, shares)
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")
+
+
+@pytest.mark.parametrize("name, kind", [("conv1", "conv"), ("Conv2d", "conv"), ("fc6", "fc"),
+                                        ("Linear", "fc"), ("classifier.6", "fc"),
+                                        ("pool1", "other"), ("ReLU", "other")])
+def test_layer_kind(name, kind):
+    assert layer_kind(name) == kind
+
+
+def test_bar_colors_maps_unknown_kinds_to_gray():
+    assert bar_colors(["conv", "fc", "pool"]) == [KIND_COLORS["conv"], KIND_COLORS["fc"],
+                                                  KIND_COLORS["other"]]
+
+
+def test_shares_sum_to_one_and_check_input():
+    assert shares([1, 3]) == [0.25, 0.75]
+    assert sum(shares([34_944, 307_456, 885_120])) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        shares([1, -1])
+    with pytest.raises(ValueError, match="all parameter counts are 0"):
+        shares([0, 0])
+
+
+def test_plot_layer_params_draws_one_bar_per_layer():
+    names = ["conv1", "conv2", "fc6", "fc7"]
+    params = [100, 300, 500, 100]
+    ax = plot_layer_params(names, params, title="toy")
+    assert len(ax.patches) == 4
+    assert [p.get_height() for p in ax.patches] == params
+    assert [p.get_facecolor() for p in ax.patches][0] != [p.get_facecolor() for p in ax.patches][2]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert "50.0%" in [t.get_text() for t in ax.texts]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["conv: 400 (40.0%)", "fc: 600 (60.0%)"]
+    assert ax.get_title() == "toy"
+
+
+def test_plot_layer_params_log_scale_and_errors():
+    ax = plot_layer_params(["a", "b"], [10, 10_000], kinds=["conv", "fc"], log=True)
+    assert ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="2 names but 3"):
+        plot_layer_params(["a", "b"], [1, 2, 3])
+    with pytest.raises(ValueError, match="1 kinds for 2 layers"):
+        plot_layer_params(["a", "b"], [1, 2], kinds=["conv"])
+
+
+def test_plot_ilsvrc_errors():
+    labels = ["2011", "2012\nAlexNet", "2015\nResNet"]
+    ax = plot_ilsvrc_errors(labels, [25.8, 15.3, 3.57], highlight=labels[1:])
+    assert [round(p.get_height(), 2) for p in ax.patches] == [25.8, 15.3, 3.57]
+    assert "15.3%" in [t.get_text() for t in ax.texts]
+    with pytest.raises(ValueError, match="percentages"):
+        plot_ilsvrc_errors(["x"], [150.0])
+    with pytest.raises(ValueError, match="1 labels but 2"):
+        plot_ilsvrc_errors(["x"], [1.0, 2.0])
+
+
+def test_plot_curves():
+    ax = plot_curves({"plain": [2.0, 1.5, 1.4], "residual": [2.0, 0.8]}, title="t")
+    assert len(ax.lines) == 2
+    assert list(ax.lines[1].get_ydata()) == [2.0, 0.8]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["plain", "residual"]
+    with pytest.raises(ValueError, match="no curves"):
+        plot_curves({})
