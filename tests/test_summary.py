@@ -1,0 +1,281 @@
+"""Keras-style summary: the slides' Keras table, agreement with torchinfo on every case-study
+model, numpy nets, and that the numpy side never imports torch."""
+import subprocess
+import sys
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import cnncourse
+from cnncourse.summary import ModelSummary, SummaryRow, channels_last, summary
+
+KERAS_PARAMS = [896, 0, 18496, 0, 36928, 0, 65600, 650]
+KERAS_SHAPES = [(30, 30, 32), (15, 15, 32), (13, 13, 64), (6, 6, 64), (4, 4, 64), (1024,),
+                (64,), (10,)]
+
+
+def test_keras_example_table():
+    torch = pytest.importorskip("torch")
+    from cnncourse.torch.models import keras_example
+    printed = []
+    result = summary(keras_example(), (3, 32, 32), channels_last=True, print_fn=printed.append)
+    assert isinstance(result, ModelSummary)
+    assert [row.params for row in result.rows] == KERAS_PARAMS
+    assert [row.keras_shape for row in result.rows] == KERAS_SHAPES
+    assert [row.output_shape for row in result.rows][:2] == [(32, 30, 30), (32, 15, 15)]
+    assert [row.type for row in result.rows] == ["Conv2d", "MaxPool2d", "Conv2d", "MaxPool2d",
+                                                 "Conv2d", "Flatten", "Linear", "Linear"]
+    assert (result.total_params, result.trainable_params, result.non_trainable_params) == \
+        (122570, 122570, 0)
+    text = printed[0]
+    for fragment in ("(30, 30, 32)", "(4, 4, 64)", "18,496", "65,600", "Total params: 122,570",
+                     "Trainable params: 122,570", "Non-trainable params: 0", "conv1 (Conv2d)"):
+        assert fragment in text
+    assert "(32, 30, 30)" in result.to_string(channels_last=False)
+    assert result["dense1"].params == 65600
+    with pytest.raises(KeyError, match="no layer named 'dense3'"):
+        result["dense3"]
+    plain = result.as_dicts()
+    assert plain[0] == {"name": "conv1", "type": "Conv2d", "output_shape": [32, 30, 30],
+                        "keras_shape": [30, 30, 32], "params": 896, "trainable_params": 896}
+    assert torch.is_tensor(next(keras_example().parameters()))
+
+
+def test_verbose_false_prints_nothing(capsys):
+    pytest.importorskip("torch")
+    from cnncourse.torch.models import lenet5
+    result = summary(lenet5(), (1, 32, 32), verbose=False)
+    assert capsys.readouterr().out == ""
+    summary(lenet5(), (1, 32, 32))
+    assert "Total params: 61,706" in capsys.readouterr().out
+    assert result.total_params == 61706
+
+
+def _torchinfo_rows(model, input_size):
+    torchinfo = pytest.importorskip("torchinfo")
+    stats = torchinfo.summary(model, input_size=(1, *input_size), verbose=0, mode="eval")
+    rows = [(layer.class_name, layer.num_params, layer.trainable_params,
+             tuple(layer.output_size[1:]))
+            for layer in stats.summary_list
+            if layer.is_leaf_layer and layer.num_params > 0 and not layer.is_recursive]
+    return rows, stats.total_params, stats.trainable_params
+
+
+def _builders():
+    from cnncourse.torch import models as M
+    return [
+        ("lenet5", M.lenet5, (1, 32, 32)),
+        ("lenet5_digits", M.lenet5_digits, (1, 28, 28)),
+        ("keras_example", M.keras_example, (3, 32, 32)),
+        ("alexnet", M.alexnet, (3, 227, 227)),
+        ("alexnet_grouped", lambda: M.alexnet(grouped=True), (3, 227, 227)),
+        ("vgg16", M.vgg16, (3, 224, 224)),
+        ("nin", M.nin, (3, 32, 32)),
+        ("googlenet_aux", lambda: M.googlenet(aux_logits=True), (3, 224, 224)),
+        ("resnet18", M.resnet18, (3, 224, 224)),
+        ("resnet34_plain", lambda: M.resnet34(plain=True), (3, 112, 112)),
+        ("resnet50", M.resnet50, (3, 112, 112)),
+        ("mini_vgg", M.mini_vgg, (1, 28, 28)),
+        ("mini_resnet", lambda: M.mini_resnet(14), (1, 16, 16)),
+        ("generator", M.Generator, (32,)),
+        ("discriminator", M.Discriminator, (1, 16, 16)),
+        ("toy_generator", M.ToyGenerator, (2,)),
+        ("toy_discriminator", lambda: M.ToyDiscriminator(2), (2,)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(17))
+def test_matches_torchinfo(index):
+    torch = pytest.importorskip("torch")
+    name, builder, input_size = _builders()[index]
+    torch.manual_seed(0)
+    model = builder()
+    result = summary(model, input_size, verbose=False)
+    expected_rows, expected_total, expected_trainable = _torchinfo_rows(model, input_size)
+    mine = [(row.type, row.params, row.trainable_params, row.output_shape)
+            for row in result.param_rows()]
+    assert mine == expected_rows, name
+    assert (result.total_params, result.trainable_params) == (expected_total,
+                                                               expected_trainable), name
+    assert result.total_params == sum(p.numel() for p in model.parameters())
+    # Every parameter shows up in exactly one row, except in layers the eval forward skips
+    # (GoogLeNet's auxiliary heads, see test_aux_heads_counted_in_total_even_when_not_run).
+    if name != "googlenet_aux":
+        assert sum(row.params for row in result.rows) == result.total_params, name
+
+
+def test_frozen_layers_and_restored_modes():
+    torch = pytest.importorskip("torch")
+    from cnncourse.torch.models import mini_vgg
+    model = mini_vgg()
+    for p in model.features[0].parameters():
+        p.requires_grad_(False)
+    model.train()
+    model.classifier.eval()
+    result = summary(model, (1, 28, 28), verbose=False)
+    frozen = 16 * 9 + 16
+    assert result.non_trainable_params == frozen
+    assert result.rows[0].trainable_params == 0 and not result.rows[0].trainable
+    assert result.rows[1].trainable            # BatchNorm after it still trains
+    assert model.features.training and not model.classifier.training   # modes restored
+    _, total, trainable = _torchinfo_rows(model, (1, 28, 28))
+    assert (result.total_params, result.trainable_params) == (total, trainable)
+    assert f"Non-trainable params: {frozen:,}" in result.to_string()
+    assert torch.is_grad_enabled()
+
+
+def test_shared_module_counted_once():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.fc(x)))
+
+    result = summary(Twice(), (4,), verbose=False)
+    assert [row.params for row in result.rows] == [20, 0]
+    assert result.total_params == 20
+
+
+def test_aux_heads_counted_in_total_even_when_not_run():
+    pytest.importorskip("torch")
+    from cnncourse.torch.models import googlenet
+    result = summary(googlenet(aux_logits=True), (3, 224, 224), verbose=False)
+    assert result.total_params == 7005832 + 6379984
+    assert sum(row.params for row in result.rows) == 7005832      # eval mode: no aux rows
+    assert not any(row.name.startswith("aux") for row in result.rows)
+
+
+def test_bad_inputs():
+    torch = pytest.importorskip("torch")
+    from cnncourse.torch.models import lenet5
+    with pytest.raises(ValueError, match="input_size must be a non-empty tuple"):
+        summary(lenet5(), (1, 0, 32), verbose=False)
+    with pytest.raises(ValueError, match=r"does not accept an input of shape \(1, 3, 32, 32\)"):
+        summary(lenet5(), (3, 32, 32), verbose=False)
+    with pytest.raises(TypeError, match="has no `layers`"):
+        summary(object(), (3,), verbose=False)
+    assert torch.is_grad_enabled()
+
+
+def _numpy_keras_net():
+    # The slides' Keras model built from the numpy layers, as a net with `layers`.
+    from cnncourse.conv import Convolution
+    from cnncourse.layers import Affine, ReLU
+    from cnncourse.pooling import Pooling
+    rng = np.random.default_rng(0)
+
+    def conv(c_in, c_out):
+        return Convolution(rng.standard_normal((c_out, c_in, 3, 3)) * 0.1, np.zeros(c_out))
+
+    class Net:
+        def __init__(self):
+            self.layers = OrderedDict([
+                ("Conv1", conv(3, 32)), ("Relu1", ReLU()), ("Pool1", Pooling(2, 2, stride=2)),
+                ("Conv2", conv(32, 64)), ("Relu2", ReLU()), ("Pool2", Pooling(2, 2, stride=2)),
+                ("Conv3", conv(64, 64)), ("Relu3", ReLU()),
+                ("Affine1", Affine(rng.standard_normal((1024, 64)) * 0.01, np.zeros(64))),
+                ("Relu4", ReLU()),
+                ("Affine2", Affine(rng.standard_normal((64, 10)) * 0.01, np.zeros(10))),
+            ])
+    return Net()
+
+
+def test_numpy_net_summary_matches_keras_numbers():
+    pytest.importorskip("cnncourse.conv")
+    net = _numpy_keras_net()
+    result = summary(net, (3, 32, 32), channels_last=True, verbose=False)
+    param_rows = [(row.name, row.params, row.keras_shape) for row in result.param_rows()]
+    assert param_rows == [("Conv1", 896, (30, 30, 32)), ("Conv2", 18496, (13, 13, 64)),
+                          ("Conv3", 36928, (4, 4, 64)), ("Affine1", 65600, (64,)),
+                          ("Affine2", 650, (10,))]
+    assert result["Pool2"].output_shape == (64, 6, 6)
+    assert (result.total_params, result.non_trainable_params) == (122570, 0)
+    assert all(layer.training for layer in net.layers.values())   # modes restored
+    assert "Affine1 (Affine)" in result.to_string()
+
+
+def test_numpy_net_error_names_layer_and_shape():
+    pytest.importorskip("cnncourse.conv")
+    net = _numpy_keras_net()
+    with pytest.raises(ValueError, match=r"layer 'Affine1' \(Affine\) failed on input of "
+                                         r"shape \(1, 64, 5, 5\)"):
+        summary(net, (3, 34, 34), verbose=False)
+
+
+def test_numpy_and_torch_summaries_agree():
+    pytest.importorskip("torch")
+    from cnncourse.torch.models import keras_example
+    numpy_rows = summary(_numpy_keras_net(), (3, 32, 32), verbose=False).param_rows()
+    torch_rows = summary(keras_example(), (3, 32, 32), verbose=False).param_rows()
+    assert [(r.params, r.output_shape) for r in numpy_rows] == \
+        [(r.params, r.output_shape) for r in torch_rows]
+
+
+def test_channels_last_helper_and_row():
+    assert channels_last((32, 30, 30)) == (30, 30, 32)
+    assert channels_last((8, 100)) == (100, 8)
+    assert channels_last((10,)) == (10,)
+    assert channels_last(((3, 4, 5), (7,))) == ((4, 5, 3), (7,))
+    row = SummaryRow("a", "Conv2d", (4, 2, 2), 10, 6)
+    assert not row.trainable and row.keras_shape == (2, 2, 4)
+
+
+def test_package_attribute_is_callable_either_way():
+    # `cnncourse.summary` may be the function (lazy attribute) or this module once imported.
+    pytest.importorskip("torch")
+    import cnncourse.summary as summary_module
+    from cnncourse.torch.models import lenet5
+    assert callable(cnncourse.summary)
+    assert summary_module(lenet5(), (1, 32, 32), verbose=False).total_params == 61706
+    assert cnncourse.summary(lenet5(), (1, 32, 32), verbose=False).total_params == 61706
+
+
+def test_numpy_side_never_imports_torch():
+    code = (
+        "import sys\n"
+        "import cnncourse, cnncourse.summary, cnncourse.arith\n"
+        "from cnncourse.summary import summary\n"
+        "s = cnncourse.summary\n"
+        "heavy = [m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules]\n"
+        "print(heavy)\n"
+        "sys.exit(1 if heavy else 0)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_numpy_nets():
+    from cnncourse.nets import DeepMLP, SimpleConvNet
+    net = SimpleConvNet((1, 8, 8))
+    result = summary(net, (1, 8, 8), verbose=False)
+    assert [(row.name, row.output_shape, row.params) for row in result.rows] == [
+        ("Conv1", (16, 8, 8), 160), ("Relu1", (16, 8, 8), 0), ("Pool1", (16, 4, 4), 0),
+        ("Affine1", (64,), 16 * 4 * 4 * 64 + 64), ("Relu2", (64,), 0), ("Affine2", (10,), 650)]
+    assert result.total_params == sum(p.size for p in net.params.values())
+    mlp = DeepMLP(64, [32, 16], 10, batch_norm=True, dropout=0.5)
+    mlp_result = summary(mlp, (64,), verbose=False, batch_size=4)
+    assert mlp_result.total_params == sum(p.size for p in mlp.params.values())
+    assert all(row.output_shape in {(32,), (16,), (10,)} for row in mlp_result.rows)
+    assert all(layer.training for layer in mlp.layers.values())
+
+
+def test_meta_device_model():
+    # The case-study explorer sizes big models on the meta device without allocating weights.
+    torch = pytest.importorskip("torch")
+    from cnncourse.torch.models import resnet34
+    with torch.device("meta"):
+        model = resnet34()
+    result = summary(model, (3, 224, 224), verbose=False)
+    assert result.total_params == 21797672
+    assert result["layer4.2.conv2"].output_shape == (512, 7, 7)
+
+
+def test_repr_is_short():
+    result = ModelSummary("Net", (3,), [SummaryRow("fc", "Linear", (2,), 8, 8)], 8, 8)
+    assert repr(result) == "ModelSummary(Net: 1 rows, 8 params, 8 trainable)"
+    assert "Total params: 8" in str(result)
