@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import cnncourse
-from cnncourse.summary import ModelSummary, SummaryRow, channels_last, summary
+from cnncourse.model_summary import ModelSummary, SummaryRow, channels_last, summary
 
 KERAS_PARAMS = [896, 0, 18496, 0, 36928, 0, 65600, 650]
 KERAS_SHAPES = [(30, 30, 32), (15, 15, 32), (13, 13, 64), (6, 6, 64), (4, 4, 64), (1024,),
@@ -226,21 +226,19 @@ def test_channels_last_helper_and_row():
     assert not row.trainable and row.keras_shape == (2, 2, 4)
 
 
-def test_package_attribute_is_callable_either_way():
-    # `cnncourse.summary` may be the function (lazy attribute) or this module once imported.
+def test_package_attribute_is_the_function():
     pytest.importorskip("torch")
-    import cnncourse.summary as summary_module
+    from cnncourse import summary as from_import
     from cnncourse.torch.models import lenet5
-    assert callable(cnncourse.summary)
-    assert summary_module(lenet5(), (1, 32, 32), verbose=False).total_params == 61706
+    assert from_import is summary and cnncourse.summary is summary
     assert cnncourse.summary(lenet5(), (1, 32, 32), verbose=False).total_params == 61706
 
 
 def test_numpy_side_never_imports_torch():
     code = (
         "import sys\n"
-        "import cnncourse, cnncourse.summary, cnncourse.arith\n"
-        "from cnncourse.summary import summary\n"
+        "import cnncourse, cnncourse.model_summary, cnncourse.arith\n"
+        "from cnncourse import summary\n"
         "s = cnncourse.summary\n"
         "heavy = [m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules]\n"
         "print(heavy)\n"

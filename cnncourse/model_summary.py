@@ -17,7 +17,6 @@ output_shape, params, trainable_params), `total_params`, `trainable_params`,
 from __future__ import annotations
 
 import sys
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,15 +245,3 @@ def summary(model: Any, input_size: Sequence[int] | int, *, channels_last: bool 
     if verbose:
         print_fn(result.to_string())
     return result
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule rebinds the package attribute `cnncourse.summary` from the
-    function to the module (`from cnncourse import summary` then yields the module); making
-    the module callable keeps `cnncourse.summary(model, input_size)` working either way."""
-
-    def __call__(self, model: Any, input_size: Sequence[int] | int, **kwargs: Any) -> ModelSummary:
-        return summary(model, input_size, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
