@@ -1,0 +1,180 @@
+"""Console scripts: cnncourse-grade (TAs), cnncourse-validate (students), cnncourse-release."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The course repository (the folder holding `solutions/`) of this editable install."""
+    return Path(__file__).resolve().parents[2]
+
+
+def demo_root() -> Path:
+    return repo_root() / "grading" / "demo"
+
+
+def _course_root(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    cwd = Path.cwd()
+    return cwd if (cwd / "solutions").is_dir() else repo_root()
+
+
+def grade_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cnncourse-grade",
+        description="Grade submissions in parallel, sandboxed, with hidden tests run by the grader.")
+    parser.add_argument("submissions", help="nbgrader submitted/ folder, a flat folder or zip of "
+                        "<student>_<assignment>.ipynb, or 'demo' for the bundled demo class")
+    parser.add_argument("--course-root", help="folder with solutions/ (default: cwd or the repository)")
+    parser.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
+    parser.add_argument("--student", help="(re)grade only this student")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    parser.add_argument("--out", help="output folder (default: <course>/grading/course/output)")
+    parser.add_argument("--gradebook", help="nbgrader gradebook (default: <course>/grading/course/gradebook.db)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per cell (default 30)")
+    parser.add_argument("--mem-gb", type=float, default=3.0, help="memory limit per kernel in GiB")
+    parser.add_argument("--output-cap-kb", type=int, default=64, help="output kept per cell, in KiB")
+    parser.add_argument("--sandbox", choices=["namespaces+uid", "namespaces", "limits-only"],
+                        help="force a sandbox level (default: the strongest available)")
+    args = parser.parse_args(argv)
+    from .pipeline import grade
+
+    demo = args.submissions == "demo"
+    if demo:
+        course_root = demo_root()
+        submissions = course_root / "submitted"
+        work = repo_root() / "grading" / "course"
+        out = Path(args.out) if args.out else work / "demo-output"
+        gradebook = Path(args.gradebook) if args.gradebook else out / "gradebook.db"
+        timeout = min(args.timeout, 10.0)
+        print(f"demo class: {submissions}\n  sources {course_root / 'solutions'}\n  output  {out}")
+    else:
+        course_root = _course_root(args.course_root)
+        submissions = Path(args.submissions)
+        work = course_root / "grading" / "course"
+        out = Path(args.out) if args.out else work / "output"
+        gradebook = Path(args.gradebook) if args.gradebook else work / "gradebook.db"
+        timeout = args.timeout
+    start = time.monotonic()
+    try:
+        results = grade(submissions, assignments=args.assignment, workers=args.workers, out_dir=out,
+                        course_root=course_root, student=args.student, force=args.force or demo,
+                        timeout=timeout, output_cap=args.output_cap_kb * 1024,
+                        mem_bytes=int(args.mem_gb * 1024**3), sandbox_level=args.sandbox,
+                        gradebook=gradebook, progress=sys.stderr.isatty() or demo,
+                        hide=(repo_root(),) if demo else ())
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"cnncourse-grade: {exc}", file=sys.stderr)
+        return 2
+    print(f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s -> {out}")
+    if demo:
+        return _compare_demo(results)
+    return 0
+
+
+def _compare_demo(results) -> int:
+    expected = json.loads((demo_root() / "expected.json").read_text())
+    bad = 0
+    print(f"\n{'student':<26}{'points':>8}  expected?  note")
+    for r in results:
+        want = expected.get(r.student, {})
+        if r.status == "graded":
+            ok = want.get("scores") == r.points()
+            shown = f"{r.total:g}/{r.max_points:g}"
+        else:
+            ok = want.get("status") == r.status
+            shown = "n/g"
+        bad += not ok
+        note = r.reason or (r.problems[0] if r.problems else "")
+        print(f"{r.student:<26}{shown:>8}  {'yes' if ok else 'NO '}        {note[:60]}")
+    print("\nevery score as expected" if not bad else f"\n{bad} score(s) differ from expected.json")
+    return 1 if bad else 0
+
+
+def validate_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cnncourse-validate",
+                                     description="Run a notebook in a fresh kernel and show per "
+                                                 "exercise whether its visible tests pass.")
+    parser.add_argument("notebook")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per cell")
+    args = parser.parse_args(argv)
+    results = validate_notebook(args.notebook, timeout=args.timeout)
+    for r in results:
+        print(f"{'PASS' if r['passed'] else 'FAIL'} {r['grade_id']:<32} {r['points']:g}/{r['max_points']:g}"
+              f"  {r['message']}")
+    total = sum(r["points"] for r in results)
+    top = sum(r["max_points"] for r in results)
+    print(f"visible tests: {total:g}/{top:g} points (hidden tests decide the grade)")
+    return 0 if all(r["passed"] for r in results) else 1
+
+
+def validate_notebook(notebook: str | Path, timeout: float = 120.0) -> list[dict]:
+    """Run `notebook` top to bottom in a fresh kernel (cwd = its folder); one dict per test cell."""
+    from . import sandbox
+    from .kernel import SandboxedKernel
+    from .selfcheck import _test_cells
+    path = Path(notebook).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no notebook at {path}")
+    tests = {grade_id: (points, visible) for grade_id, points, visible in _test_cells(path)}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    results = []
+    with tempfile.TemporaryDirectory(prefix="cnncourse-validate-") as tmp:
+        config = sandbox.SandboxConfig(level="limits-only", mem_bytes=0)
+        with SandboxedKernel(Path(tmp), config, timeout=timeout, cwd=path.parent) as kernel:
+            for cell in data.get("cells", []):
+                if cell.get("cell_type") != "code":
+                    continue
+                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+                if grade_id in tests:
+                    source = tests[grade_id][1]
+                run = kernel.execute(source, timeout)
+                if run.status == "died":
+                    kernel.restart()
+                if grade_id in tests:
+                    points = tests[grade_id][0]
+                    passed = run.status == "ok"
+                    ename, evalue = run.error or ("", run.reason)
+                    message = ("visible tests passed" if passed else "not answered yet"
+                               if ename == "NotImplementedError" else f"{ename}: {evalue}".strip(": "))
+                    results.append({"grade_id": grade_id, "passed": passed,
+                                    "points": points if passed else 0.0, "max_points": points,
+                                    "message": message[:300]})
+    return results
+
+
+def release_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cnncourse-release",
+                                     description="Regenerate notebooks/ from solutions/.")
+    parser.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
+    parser.add_argument("--check", action="store_true",
+                        help="only compare a fresh release with notebooks/; exit 1 listing differences")
+    parser.add_argument("--course-root", help="folder with solutions/ and notebooks/")
+    args = parser.parse_args(argv)
+    from .release import release_differences, write_release
+    root = _course_root(args.course_root)
+    try:
+        if args.check:
+            differ = release_differences(root, args.assignments or None)
+            for path in differ:
+                print(f"out of date: {path}")
+            if differ:
+                print("run cnncourse-release to regenerate them", file=sys.stderr)
+                return 1
+            print("notebooks/ is up to date")
+            return 0
+        for path in write_release(root, assignments=args.assignments or None):
+            print(f"wrote {os.path.relpath(path, root)}")
+    except ValueError as exc:
+        print(f"cnncourse-release: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,100 @@
+"""Release notebooks from sources, with nbgrader's own preprocessors (no gradebook needed).
+
+`release_notebook(nb)` applies, in nbgrader's generate_assignment order, LockCells,
+ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums, ClearHiddenTests,
+ClearMarkScheme, ComputeChecksums, CheckCellMetadata -- everything but the header and the
+gradebook -- so the result equals what `nbgrader generate_assignment` writes, deterministically.
+`source_cells_to_gradebook` runs the first half plus SaveCells to register an assignment.
+"""
+from __future__ import annotations
+
+import copy
+import filecmp
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .spec import find_assignments
+
+
+def _preprocess(nb, chain, resources: dict):
+    for preprocessor in chain:
+        nb, resources = preprocessor.preprocess(nb, resources)
+    return nb
+
+
+def _first_half():
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, ClearSolutions,
+                                        ComputeChecksums, LockCells)
+    return [LockCells(), ClearSolutions(), ClearOutput(), CheckCellMetadata(), ComputeChecksums()]
+
+
+def release_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The student version of source notebook `nb` (a copy; `nb` is left as is)."""
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                        ComputeChecksums)
+    chain = _first_half() + [ClearHiddenTests(), ClearMarkScheme(), ComputeChecksums(),
+                             CheckCellMetadata()]
+    released = _preprocess(copy.deepcopy(nb), chain, {"language": "python"})
+    for cell in released.cells:  # nbgrader leaves execution counts of cleared cells as they were
+        if cell.cell_type == "code":
+            cell.execution_count = None
+    return released
+
+
+def source_cells_to_gradebook(nb: nbformat.NotebookNode, db_url: str, assignment: str,
+                              notebook: str) -> None:
+    """Register `assignment`/`notebook` and its graded cells in an nbgrader gradebook."""
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import SaveCells
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_assignment(assignment)
+    resources = {"language": "python",
+                 "nbgrader": {"db_url": db_url, "assignment": assignment, "notebook": notebook}}
+    _preprocess(copy.deepcopy(nb), _first_half() + [SaveCells()], resources)
+
+
+def write_release(course_root: str | Path, out_root: str | Path | None = None,
+                  assignments: list[str] | None = None) -> list[Path]:
+    """Regenerate `notebooks/<a>/` from `solutions/<a>/`; returns the written notebook paths.
+
+    Non-notebook files of the source folder (data, images) are copied along.
+    """
+    course_root = Path(course_root)
+    out_root = Path(out_root) if out_root is not None else course_root / "notebooks"
+    found = find_assignments(course_root / "solutions")
+    unknown = sorted(set(assignments or []) - set(found))
+    if unknown:
+        raise ValueError(f"no source notebooks for {unknown}; have {sorted(found)}")
+    written = []
+    for name in assignments or sorted(found):
+        src_dir = course_root / "solutions" / name
+        dst_dir = out_root / name
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        for src in sorted(src_dir.iterdir()):
+            if src.name.startswith(".") or src.name == "__pycache__":
+                continue
+            dst = dst_dir / src.name
+            if src.suffix == ".ipynb":
+                nb = nbformat.read(str(src), as_version=4)
+                nbformat.write(release_notebook(nb), str(dst))
+                written.append(dst)
+            elif src.is_file():
+                shutil.copyfile(src, dst)
+    return written
+
+
+def release_differences(course_root: str | Path, assignments: list[str] | None = None) -> list[str]:
+    """Paths (relative to the course root) where `notebooks/` differs from a fresh release."""
+    course_root = Path(course_root)
+    with tempfile.TemporaryDirectory(prefix="cnncourse-release-") as tmp:
+        fresh = write_release(course_root, tmp, assignments)
+        differ = []
+        for path in fresh:
+            rel = path.relative_to(tmp)
+            committed = course_root / "notebooks" / rel
+            if not committed.exists() or not filecmp.cmp(path, committed, shallow=False):
+                differ.append(str(Path("notebooks") / rel))
+        return differ

@@ -1,0 +1,126 @@
+"""Which protections the grader can put around a student's kernel on this machine.
+
+Levels, strongest first (`detect()` picks the first that works here):
+
+- ``"namespaces+uid"`` (running as root): new mount, network and pid namespaces; the course
+  folder, the submissions, the output folder, the other students' working folders and $HOME are
+  covered by empty read-only tmpfs mounts, every other mount is made read-only except the
+  kernel's working folder; the kernel then runs as an unprivileged uid (nobody).
+- ``"namespaces"`` (not root, unprivileged user namespaces allowed): the same mounts inside a
+  user namespace; the kernel keeps the TA's uid, but sees none of the hidden folders and cannot
+  write outside its own working folder (it can read what the TA can elsewhere).
+- ``"limits-only"``: neither is possible; only resource limits apply. Student code can read
+  everything the TA can. A clear warning is printed.
+
+Every level sets the address-space (memory) limit, the file-size limit and no_new_privs; the
+grader enforces per-cell timeouts and caps output in bytes.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOBODY_UID = 65534
+NOBODY_GID = 65534
+
+LEVEL_DESCRIPTIONS = {
+    "namespaces+uid": "mount/pid/network namespaces, secret folders hidden, kernel runs as uid nobody",
+    "namespaces": "user+mount/pid/network namespaces, secret folders hidden (kernel keeps your uid)",
+    "limits-only": "NO isolation: student code can read the solutions and the gradebook "
+                   "(only memory/file-size limits and timeouts apply)",
+}
+
+
+def _unshare_flags(as_root: bool) -> list[str]:
+    flags = ["--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+             "--propagation", "private"]
+    return flags if as_root else ["--user", "--map-root-user"] + flags
+
+
+@functools.lru_cache(maxsize=None)
+def detect() -> str:
+    """The strongest sandbox level available to this process (cached)."""
+    unshare = shutil.which("unshare")
+    if unshare is None or sys.platform != "linux":
+        return "limits-only"
+    as_root = os.geteuid() == 0
+    probe = [unshare, *_unshare_flags(as_root), sys.executable, "-c",
+             "import os; os.listdir('/proc/self')"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        return "limits-only"
+    return "namespaces+uid" if as_root else "namespaces"
+
+
+@dataclass
+class SandboxConfig:
+    """What to hide and which limits to apply; `level=None` means `detect()`."""
+    hide: list[Path] = field(default_factory=list)
+    level: str | None = None
+    mem_bytes: int = 3 * 1024**3
+    fsize_bytes: int = 64 * 1024**2
+
+    def resolved_level(self) -> str:
+        level = self.level or detect()
+        if level not in LEVEL_DESCRIPTIONS:
+            raise ValueError(f"unknown sandbox level {level!r}; choose one of {sorted(LEVEL_DESCRIPTIONS)}")
+        return level
+
+    def describe(self) -> str:
+        level = self.resolved_level()
+        mem = f"{self.mem_bytes / 1024**3:.1f} GiB" if self.mem_bytes else "unlimited"
+        return f"sandbox: {level} ({LEVEL_DESCRIPTIONS[level]}); memory limit {mem}"
+
+
+def _package_dir() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def wrap_command(config: SandboxConfig, kernel_cmd: list[str], workdir: Path,
+                 cwd: Path | None = None) -> list[str]:
+    """The command line that starts `kernel_cmd` inside the sandbox, in `cwd` (default `workdir`)."""
+    level = config.resolved_level()
+    # -I -S: the launcher needs only the standard library; skipping site saves ~0.1 s a kernel.
+    launcher = [sys.executable, "-I", "-S", str(Path(__file__).with_name("launcher.py")),
+                "--cwd", str(cwd or workdir),
+                "--mem", str(config.mem_bytes), "--fsize", str(config.fsize_bytes)]
+    if level == "limits-only":
+        return launcher + ["--", *kernel_cmd]
+    # $HOME is hidden too: it often holds course copies, and (as root) an unreadable /root
+    # would otherwise block uid nobody from a Python installed under it, which is kept.
+    hidden = [*config.hide, Path.home()]
+    if level == "namespaces+uid":
+        # uid nobody must be able to walk down to its working folder: an ancestor closed to
+        # others (e.g. /tmp/pytest-of-root, 0700) is covered too, and the folder bound back.
+        hidden += [p for p in Path(workdir).resolve().parents
+                   if p != Path("/") and not os.stat(p).st_mode & 0o001]
+    for path in hidden:
+        if str(path) not in ("/", ""):
+            launcher += ["--hide", str(path)]
+    keep = {Path(sys.prefix), Path(sys.base_prefix), _package_dir(),
+            Path(sys.executable).resolve().parent.parent}
+    for path in sorted(keep):
+        launcher += ["--keep", str(path)]
+    launcher += ["--writable", str(workdir)]
+    if level == "namespaces+uid":
+        launcher += ["--uid", str(NOBODY_UID), "--gid", str(NOBODY_GID)]
+    launcher += ["--", *kernel_cmd]
+    return [shutil.which("unshare") or "unshare", *_unshare_flags(level == "namespaces+uid"),
+            *launcher]
+
+
+def prepare_workdir(config: SandboxConfig, workdir: Path) -> None:
+    """Let the kernel's (possibly unprivileged) uid own its working folder."""
+    if config.resolved_level() == "namespaces+uid":
+        for root, dirs, files in os.walk(workdir):
+            os.chown(root, NOBODY_UID, NOBODY_GID)
+            for name in files:
+                os.chown(os.path.join(root, name), NOBODY_UID, NOBODY_GID)

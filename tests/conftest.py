@@ -1,0 +1,36 @@
+"""Shared fixtures for the grading tests: the repository, the demo class graded once per session."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "grading" / "demo"
+
+
+def solution_notebooks() -> list[Path]:
+    """Every source notebook under solutions/ (picked up automatically as helpers add them)."""
+    return sorted(REPO.glob("solutions/*/*.ipynb"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def demo_expected() -> dict:
+    return json.loads((DEMO / "expected.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def demo_graded(tmp_path_factory):
+    """(results by student, out_dir, gradebook path, course fingerprint before) of one demo run."""
+    from cnncourse.grading.pipeline import grade
+    before = {p: p.stat().st_mtime_ns for p in DEMO.rglob("*") if p.is_file()}
+    out = tmp_path_factory.mktemp("demo-out")
+    results = grade(DEMO / "submitted", course_root=DEMO, out_dir=out, workers=2, timeout=5,
+                    hide=(REPO,), log=lambda *a: None)
+    return {r.student: r for r in results}, out, out / "gradebook.db", before

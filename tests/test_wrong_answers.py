@@ -1,0 +1,137 @@
+"""Every wrong-answer fixture scores 0 on its exercise and full marks elsewhere.
+
+Fixtures: tests/fixtures/wrong_answers/<assignment>/<name>.py starting with `# grade_id: qN_...`.
+Assignments are found in solutions/ and in the demo class (grading/demo/solutions/).
+
+All submissions of a course go through ONE `grade()` call. By default fixtures are batched: a
+batch holds at most one fixture per exercise (exercises are independent by DESIGN.md, so each
+exercise's score still tells about its own fixture), which keeps the suite within minutes on 2
+cores. `CNNCOURSE_WRONG_ANSWERS=each` builds one submission per fixture instead (exact, slow).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cnncourse.grading.release import release_notebook
+from cnncourse.grading.spec import AssignmentSpec, nbgrader_meta
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "wrong_answers"
+COURSES = {p.parent.name: p for p in sorted(REPO.glob("solutions/*/*.ipynb"))}
+COURSES.update({p.parent.name: p for p in sorted((REPO / "grading" / "demo").glob("solutions/*/*.ipynb"))})
+EACH = os.environ.get("CNNCOURSE_WRONG_ANSWERS", "batched") == "each"
+_HEADER = re.compile(r"^# grade_id: *(\S+)", re.M)
+
+
+def fixtures() -> list[tuple[str, Path, str]]:
+    """(assignment, fixture path, answer grade_id) for every fixture file."""
+    out = []
+    for path in sorted(FIXTURES.glob("*/*.py")):
+        match = _HEADER.search(path.read_text())
+        if match is None:
+            raise ValueError(f"{path}: the first lines need '# grade_id: <answer grade_id>'")
+        out.append((path.parent.name, path, match.group(1)))
+    return out
+
+
+def batches(assignment: str) -> list[dict[str, Path]]:
+    """Lists of {answer grade_id: fixture}; at most one fixture per exercise in each batch."""
+    per_answer: dict[str, list[Path]] = defaultdict(list)
+    for fixture_assignment, path, grade_id in fixtures():
+        if fixture_assignment == assignment:
+            per_answer[grade_id].append(path)
+    if EACH:
+        return [{g: p} for g, paths in sorted(per_answer.items()) for p in paths]
+    depth = max((len(v) for v in per_answer.values()), default=0)
+    return [{g: paths[k] for g, paths in sorted(per_answer.items()) if k < len(paths)} for k in range(depth)]
+
+
+def _submission(source: Path, replace: dict[str, Path] | None = None, blank: bool = False):
+    nb = nbformat.read(str(source), as_version=4)
+    if blank:
+        return release_notebook(nb)
+    known = {nbgrader_meta(c).get("grade_id") for c in nb.cells}
+    missing = set(replace or {}) - known
+    if missing:
+        raise ValueError(f"{source.name}: fixtures name unknown answer cells {sorted(missing)}")
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if replace and grade_id in replace:
+            cell.source = replace[grade_id].read_text()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """(results by (student, assignment), plan: student/assignment -> {answer id: fixture})."""
+    from cnncourse.grading.pipeline import grade
+    base = tmp_path_factory.mktemp("wrong")
+    plan = {}
+    roots: dict[Path, list[str]] = {}
+    for assignment, source in COURSES.items():
+        roots.setdefault(source.parents[2], []).append(assignment)
+    results = {}
+    for root, assignments in roots.items():
+        subs = base / root.name / "submitted"
+        for assignment in assignments:
+            source = COURSES[assignment]
+            entries = {"solution": _submission(source), "blank": _submission(source, blank=True)}
+            for k, batch in enumerate(batches(assignment)):
+                entries[f"wrong{k:03d}"] = _submission(source, batch)
+                plan[(f"wrong{k:03d}", assignment)] = batch
+            for student, nb in entries.items():
+                target = subs / student / assignment / source.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, str(target))
+        for r in grade(subs, assignments=assignments, course_root=root, out_dir=base / root.name / "out",
+                       workers=2, timeout=60, log=lambda *a: None):
+            results[(r.student, r.assignment)] = r
+    return results, plan
+
+
+def test_fixture_assignments_exist():
+    unknown = {a for a, _, _ in fixtures()} - set(COURSES)
+    assert not unknown, f"fixtures for assignments without a source notebook: {unknown}"
+
+
+def test_batches_hold_one_fixture_per_exercise():
+    for assignment in COURSES:
+        seen = []
+        for batch in batches(assignment):
+            assert len(batch) == len(set(batch))
+            seen += list(batch.values())
+        assert sorted(seen) == sorted(p for a, p, _ in fixtures() if a == assignment)
+
+
+@pytest.mark.slow
+def test_solution_full_blank_zero(graded):
+    results, _ = graded
+    for assignment in COURSES:
+        solution = results[("solution", assignment)]
+        assert solution.status == "graded"
+        assert solution.total == solution.max_points, \
+            (assignment, [(q.key, q.points, q.message) for q in solution.questions])
+        assert results[("blank", assignment)].total == 0, assignment
+
+
+@pytest.mark.slow
+def test_each_fixture_zero_on_its_exercise_only(graded):
+    results, plan = graded
+    specs = {a: AssignmentSpec.from_source(p) for a, p in COURSES.items()}
+    failures = []
+    for (student, assignment), batch in plan.items():
+        r = results[(student, assignment)]
+        targets = {specs[assignment].exercise(g).key: path.name for g, path in batch.items()}
+        for q in r.questions:
+            if q.key in targets and q.points != 0:
+                failures.append(f"{assignment}/{targets[q.key]}: accepted, {q.key} scored {q.points}")
+            elif q.key not in targets and q.points != q.max_points:
+                failures.append(f"{assignment}: {q.key} lost points next to fixtures "
+                                f"{sorted(targets.values())} ({q.message})")
+    assert not failures, "\n".join(failures)
