@@ -135,3 +135,27 @@ def test_each_fixture_zero_on_its_exercise_only(graded):
                 failures.append(f"{assignment}: {q.key} lost points next to fixtures "
                                 f"{sorted(targets.values())} ({q.message})")
     assert not failures, "\n".join(failures)
+
+
+def _used_names(source: str) -> set[str]:
+    import ast
+    return {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+
+
+def test_exercises_are_independent_so_batching_masks_nothing():
+    """Batching is sound only if no exercise's tests read another exercise's answer names:
+    then a wrong answer in one exercise cannot change the score of another, and a fixture's 0
+    in a batch is its own doing."""
+    from cnncourse.grading.spec import bound_names
+    problems = []
+    for assignment, source in COURSES.items():
+        spec = AssignmentSpec.from_source(source)
+        answers = {nbgrader_meta(c).get("grade_id"): bound_names(c.source) for c in spec.nb.cells
+                   if nbgrader_meta(c).get("solution") and c.cell_type == "code"}
+        for ex in spec.exercises:
+            own = answers.get(ex.answer_id, set())
+            others = set().union(*(names for g, names in answers.items() if g != ex.answer_id)) - own
+            leaked = _used_names(ex.visible + "\n" + ex.hidden) & others
+            if leaked:
+                problems.append(f"{assignment}/{ex.test_id} uses other exercises' answers {sorted(leaked)}")
+    assert not problems, "\n".join(problems)
