@@ -145,6 +145,12 @@ def test_each_namespace_level_hides_the_course(tmp_path, level):
         escape = tmp_path / "outside.txt"   # /tmp is writable for us, not for the kernel
         assert kernel.execute(f"open({str(escape)!r}, 'w')").status == "error"
         assert not escape.exists()
+        # Another copy of the course the grader was not told about (say a TA's second checkout)
+        # is hidden too: every top-level folder outside the system's own is covered.
+        other_copy = tmp_path / "other_checkout" / "solutions.ipynb"
+        other_copy.parent.mkdir()
+        other_copy.write_text("n_params == 123")
+        assert kernel.execute(f"open({str(other_copy)!r}).read()").status == "error"
         assert kernel.execute("import cnncourse.grading.wire").status == "ok"
 
 
@@ -264,6 +270,14 @@ def test_hidden_blocks_use_only_answer_names():
             used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             stray = used - bound - spec.answer_names - set(dir(builtins))
             assert not stray, f"{path.name} {ex.test_id}: hidden block uses {sorted(stray)}"
+
+
+def test_data_roots_hide_all_but_the_system(tmp_path):
+    for name in ("usr", "etc", "home", "work", "tmp"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "lib").symlink_to(tmp_path / "usr")
+    (tmp_path / "file").write_text("")
+    assert [p.name for p in sandbox.data_roots(tmp_path)] == ["home", "tmp", "work"]
 
 
 def test_sandbox_level_is_described():

@@ -3,8 +3,9 @@
 Levels, strongest first (`detect()` picks the first that works here):
 
 - ``"namespaces+uid"`` (running as root): new mount, network and pid namespaces; the course
-  folder, the submissions, the output folder, the other students' working folders and $HOME are
-  covered by empty read-only tmpfs mounts, every other mount is made read-only except the
+  folder, the submissions, the output folder, the other students' working folders, $HOME and
+  every top-level folder outside the system's own (`data_roots`: /home, /tmp, /opt, /srv, ...)
+  are covered by empty read-only tmpfs mounts, every other mount is made read-only except the
   kernel's working folder; the kernel then runs as an unprivileged uid (nobody).
 - ``"namespaces"`` (not root, unprivileged user namespaces allowed): the same mounts inside a
   user namespace; the kernel keeps the TA's uid, but sees none of the hidden folders and cannot
@@ -80,6 +81,20 @@ class SandboxConfig:
         return f"sandbox: {level} ({LEVEL_DESCRIPTIONS[level]}); memory limit {mem}"
 
 
+# Top-level folders a kernel needs to see: the system itself. Every other top-level folder
+# (/home, /root, /tmp, /opt, /srv, /work, /var, ...) may hold another copy of the course, other
+# classes' submissions or a TA's files, so it is hidden; the Python environment, the package and
+# the kernel's working folder are bound back wherever they live.
+SYSTEM_DIRS = frozenset({"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin",
+                         "sys", "usr"})
+
+
+def data_roots(root: Path = Path("/")) -> list[Path]:
+    """Real (non-symlink) top-level folders outside SYSTEM_DIRS: hidden from every kernel."""
+    return sorted(p for p in root.iterdir()
+                  if p.name not in SYSTEM_DIRS and p.is_dir() and not p.is_symlink())
+
+
 def _package_dir() -> Path:
     return Path(__file__).resolve().parent.parent
 
@@ -96,7 +111,7 @@ def wrap_command(config: SandboxConfig, kernel_cmd: list[str], workdir: Path,
         return launcher + ["--", *kernel_cmd]
     # $HOME is hidden too: it often holds course copies, and (as root) an unreadable /root
     # would otherwise block uid nobody from a Python installed under it, which is kept.
-    hidden = [*config.hide, Path.home()]
+    hidden = [*config.hide, Path.home(), *data_roots()]
     if level == "namespaces+uid":
         # uid nobody must be able to walk down to its working folder: an ancestor closed to
         # others (e.g. /tmp/pytest-of-root, 0700) is covered too, and the folder bound back.
