@@ -1,4 +1,4 @@
-"""Shared fixtures for the grading tests: the repository, the demo class graded once per session."""
+"""Shared fixtures: the repository, the demo class graded once per session, torch on one thread."""
 from __future__ import annotations
 
 import json
@@ -34,3 +34,13 @@ def demo_graded(tmp_path_factory):
     results = grade(DEMO / "submitted", course_root=DEMO, out_dir=out, workers=2, timeout=5,
                     hide=(REPO,), log=lambda *a: None)
     return {r.student: r for r in results}, out, out / "gradebook.db", before
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one intra-op thread: on two busy cores it trains several times faster than two."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -13,13 +13,6 @@ from cnncourse.torch.models import (Discriminator, Generator, ToyDiscriminator, 
                                     ToyGenerator)
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_discriminator_objective_textbook_example():
     value = gan.discriminator_objective(0.999, 0.001)

@@ -11,14 +11,6 @@ from cnncourse.torch.train import (digits_loaders, evaluate, fit, make_optimizer
                                    select_device, set_seed)
 
 
-@pytest.fixture
-def one_thread():
-    # Two busy cores: one intra-op thread is several times faster than two under contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_digits_loaders_shapes_and_standardization():
     train, test = digits_loaders(size=16, batch_size=50, seed=0)

@@ -168,7 +168,8 @@ class AlexNet(nn.Module):
     With grouped=True conv2, conv4 and conv5 use groups=2 like the paper's two-GPU split (each
     kernel sees the half of the previous layer on its own GPU; conv3 sees both halves):
     conv 2,334,080 + FC 58,631,144 = 60,965,224 parameters. Without groups the convs have
-    3,747,200 and the total is 62,378,344. LRN: size 5, alpha 1e-4, beta 0.75, k 2 (paper).
+    3,747,200 and the total is 62,378,344. LRN: size 5, alpha 1e-4, beta 0.75, k 2 (paper); torch divides alpha by the size, so the
+    module gets alpha 5e-4 to compute the paper's normalization.
 
     Input (N, 3, 227, 227) -> output (N, num_classes) logits.
     """
@@ -180,11 +181,11 @@ class AlexNet(nn.Module):
         self.features = nn.Sequential(OrderedDict([
             ("conv1", nn.Conv2d(3, 96, kernel_size=11, stride=4)),
             ("relu1", nn.ReLU(inplace=True)),
-            ("norm1", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)),
+            ("norm1", nn.LocalResponseNorm(5, alpha=_LRN_ALPHA, beta=0.75, k=2.0)),
             ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
             ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=groups)),
             ("relu2", nn.ReLU(inplace=True)),
-            ("norm2", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)),
+            ("norm2", nn.LocalResponseNorm(5, alpha=_LRN_ALPHA, beta=0.75, k=2.0)),
             ("pool2", nn.MaxPool2d(kernel_size=3, stride=2)),
             ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)),
             ("relu3", nn.ReLU(inplace=True)),
@@ -207,6 +208,10 @@ class AlexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.flatten(self.features(x)))
+
+
+# The paper's LRN alpha (1e-4) times the window size 5: torch's LocalResponseNorm divides by it.
+_LRN_ALPHA = 1e-4 * 5
 
 
 def alexnet(grouped: bool = False, num_classes: int = 1000) -> AlexNet:
