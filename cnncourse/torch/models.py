@@ -153,6 +153,10 @@ def lenet5_digits(size: int = 28, num_classes: int = 10) -> nn.Sequential:
 # --------------------------------------------------------------------------------------------
 # AlexNet
 # --------------------------------------------------------------------------------------------
+# The paper's LRN alpha (1e-4) times the window size 5: torch's LocalResponseNorm divides by it.
+_LRN_ALPHA = 1e-4 * 5
+
+
 class AlexNet(nn.Module):
     """AlexNet (Krizhevsky, Sutskever, Hinton 2012, "ImageNet classification with deep
     convolutional neural networks", Fig. 2), input 3x227x227.
@@ -208,10 +212,6 @@ class AlexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.flatten(self.features(x)))
-
-
-# The paper's LRN alpha (1e-4) times the window size 5: torch's LocalResponseNorm divides by it.
-_LRN_ALPHA = 1e-4 * 5
 
 
 def alexnet(grouped: bool = False, num_classes: int = 1000) -> AlexNet:
