@@ -1,6 +1,7 @@
 """Benchmark: numpy Convolution / Pooling layers against torch on one CPU thread.
 
-Run:  python benchmarks/conv.py [--rounds 15] [--warmup 3] [--clock wall|cpu] [--stat median|min]
+Run:  python benchmarks/conv.py [--rounds 15] [--warmup 3] [--repeats 3] [--clock wall|cpu]
+                                [--stat median|min]
 
 Prints median times (ms) and the ratio numpy / torch for
   * conv forward, conv forward+backward (dx, dW, db) on
@@ -13,7 +14,10 @@ in float32 and float64, with PASS/MISS against the targets:
 Method (see MEASURED.md): both libraries are pinned to ONE thread, the thread variables are set
 before numpy is imported; each implementation runs in its own block (warm-up, then rounds,
 median) because alternating numpy and torch calls slows torch; one large numpy array is
-allocated and freed first so that later buffers do not page-fault on every call.
+allocated and freed first so that later buffers do not page-fault on every call. The numpy and
+torch blocks of a case alternate `--repeats` times and each side reports the median of its
+block medians, so a burst of load from other jobs that slows one block does not decide the
+ratio; the spread column gives the lowest and highest ratio of the paired blocks.
 """
 from __future__ import annotations
 
@@ -130,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="timed calls per case (median)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="numpy and torch blocks alternate this many times per case")
     parser.add_argument("--shapes", default="AB", help="which shapes to run, e.g. A or AB")
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
@@ -148,27 +154,35 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"numpy {np.__version__}, torch {torch.__version__}, threads: numpy 1, torch "
           f"{torch.get_num_threads()}; {args.clock} clock, {args.stat} of {args.rounds} after "
-          f"{args.warmup} warm-up; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
-          f"cores")
+          f"{args.warmup} warm-up, median of {args.repeats} alternating blocks; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for key in args.shapes:
         s = SHAPES[key]
         print(f"  shape {key}: N={s['n']}, C={s['c']}, {s['size']}x{s['size']}, F={s['f']}, "
               f"K={s['k']}, P={s['pad']}; max-pool 2x2/2 on the conv output")
     header = f"{'case':<18}{'shape':<7}{'dtype':<9}{'numpy ms':>10}{'torch ms':>10}{'ratio':>8}" \
-             f"{'target':>9}  result"
+             f"{'spread':>13}{'target':>9}  result"
     print(header)
     print("-" * len(header))
     misses = 0
+    clock, stat = CLOCKS[args.clock], STATS[args.stat]
     for key in args.shapes:
         for dtype_name in args.dtypes.split(","):
             dtype = np.dtype(dtype_name)
-            clock, stat = CLOCKS[args.clock], STATS[args.stat]
-            np_times = {name: median_time(fn, args.warmup, args.rounds, clock, stat)
-                        for name, fn in numpy_cases(SHAPES[key], dtype).items()}
-            torch_times = {name: median_time(fn, args.warmup, args.rounds, clock, stat)
-                           for name, fn in torch_cases(SHAPES[key], dtype).items()}
-            for name in np_times:
-                ratio = np_times[name] / torch_times[name]
+            np_fns = numpy_cases(SHAPES[key], dtype)
+            torch_fns = torch_cases(SHAPES[key], dtype)
+            for name in np_fns:
+                np_blocks, torch_blocks = [], []
+                for _ in range(args.repeats):
+                    np_blocks.append(median_time(np_fns[name], args.warmup, args.rounds, clock,
+                                                 stat))
+                    torch_blocks.append(median_time(torch_fns[name], args.warmup, args.rounds,
+                                                    clock, stat))
+                np_time = statistics.median(np_blocks)
+                torch_time = statistics.median(torch_blocks)
+                ratio = np_time / torch_time
+                pair_ratios = [a / b for a, b in zip(np_blocks, torch_blocks)]
+                spread = f"{min(pair_ratios):.2f}-{max(pair_ratios):.2f}"
                 target = TARGETS.get((name, dtype_name, key))
                 if target is None:
                     verdict, target_text = "", "-"
@@ -176,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                     verdict = "PASS" if ratio <= target else "MISS"
                     misses += verdict == "MISS"
                     target_text = f"<={target:g}x"
-                print(f"{name:<18}{key:<7}{dtype_name:<9}{np_times[name] * 1e3:>10.2f}"
-                      f"{torch_times[name] * 1e3:>10.2f}{ratio:>7.2f}x{target_text:>9}  {verdict}")
+                print(f"{name:<18}{key:<7}{dtype_name:<9}{np_time * 1e3:>10.2f}"
+                      f"{torch_time * 1e3:>10.2f}{ratio:>7.2f}x{spread:>13}{target_text:>9}  "
+                      f"{verdict}", flush=True)
     print(f"{misses} target(s) missed" if misses else "all targets met")
     return 0
 

@@ -9,9 +9,14 @@
 
 The layers never build a window matrix: they loop over the pool_h * pool_w offsets inside the
 window and combine strided slices of the input, which for the usual 2x2/stride-2 pool means four
-elementwise passes.
+elementwise passes. Forward, and max backward when the windows tile the input, work through the
+batch a block of feature maps at a time (about `BLOCK_BYTES` of input), so the temporaries of
+one block stay in the CPU cache between those passes instead of streaming through main memory
+once per pass.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -20,6 +25,11 @@ from .conv import _check_int, _pair, conv_output_size
 __all__ = ["max_pool_naive", "avg_pool_naive", "Pooling", "GlobalAvgPooling"]
 
 POOL_MODES = ("max", "avg")
+# Bytes of input per block of feature maps: large enough that the Python loop over blocks
+# costs little, small enough that a block and its temporaries fit in a core's L2 cache.
+BLOCK_BYTES = 1 << 19
+# Unsigned integer that holds one window row of `kw` booleans (one byte each).
+_ROW_WORD = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _pool_geometry(x_shape: tuple, pool_h: int, pool_w: int, stride, pad):
@@ -51,17 +61,76 @@ def _as_image_batch(x) -> np.ndarray:
     return x
 
 
-def _reduce(ufunc: np.ufunc, arrays: list, in_place: bool = False) -> np.ndarray:
-    """ufunc.reduce over a list of equally shaped arrays with one allocation at most.
-
-    With in_place=True the first array (a temporary of ours) is reused as the result.
-    """
+def _reduce_into(ufunc: np.ufunc, arrays: list, out: np.ndarray) -> np.ndarray:
+    """out = arrays[0] (ufunc) arrays[1] (ufunc) ... for equally shaped arrays, no allocation."""
     if len(arrays) == 1:
-        return arrays[0] if in_place else arrays[0].copy()
-    result = arrays[0] if in_place else ufunc(arrays[0], arrays[1])
-    for array in arrays[1 if in_place else 2:]:
-        ufunc(result, array, out=result)
-    return result
+        np.copyto(out, arrays[0])
+        return out
+    ufunc(arrays[0], arrays[1], out=out)
+    for array in arrays[2:]:
+        ufunc(out, array, out=out)
+    return out
+
+
+def _blocks(n_maps: int, map_bytes: int):
+    """Slices over n_maps feature maps, about BLOCK_BYTES of input per slice."""
+    step = max(1, BLOCK_BYTES // max(1, map_bytes))
+    for start in range(0, n_maps, step):
+        yield slice(start, min(start + step, n_maps))
+
+
+def _keep_first_hits_in_order(taps: list) -> None:
+    """Keep, per window, only the first True among the boolean `taps` (views, in row-major
+    window order), in place; the last tap takes every window where no earlier tap was True.
+
+    So exactly one tap is True per window, even where nothing matched (a NaN window)."""
+    taken = taps[0].copy()
+    for tap in taps[1:-1]:
+        np.greater(tap, taken, out=tap)      # a hit not preceded by one in its window
+        taken |= tap
+    if len(taps) > 1:
+        np.logical_not(taken, out=taps[-1])
+
+
+def _keep_first_hits_by_words(mask: np.ndarray, kw: int) -> None:
+    """Same rule as `_keep_first_hits_in_order` for mask (B, OH, kh, OW*kw), but every window
+    row's kw booleans are read as one little-endian integer, so a row needs a few integer
+    operations instead of one pass per column. Needs at least one True per window."""
+    words = mask.view(_ROW_WORD[kw])          # (B, OH, kh, OW): one word per window row
+    # Byte j of `earlier` is nonzero when a byte before j in the row is: a prefix OR.
+    earlier = words << 8
+    shift = 8
+    while shift < 8 * (kw - 1):
+        earlier |= earlier << shift
+        shift *= 2
+    np.invert(earlier, out=earlier)
+    words &= earlier                          # first hit within each window row
+    seen = words[:, :, 0].copy()
+    for a in range(1, mask.shape[2]):
+        row = words[:, :, a]
+        row *= seen == 0                      # rows below a hit lose theirs
+        seen |= row
+
+
+def _first_max_mask(rows: np.ndarray, out: np.ndarray, kw: int,
+                    mask: np.ndarray | None = None) -> np.ndarray:
+    """Where each window's gradient goes, for windows that tile the maps.
+
+    rows: (B, OH, kh, OW*kw), the maps cut into rows of windows; out: (B, OH, OW), the window
+    maxima. Returns a boolean mask shaped like rows (written into `mask` if given), True at
+    the first maximum of each window in row-major order only (torch's choice on ties), or at
+    the window's last pixel where no pixel equals the maximum (a NaN window).
+    """
+    mask = np.equal(rows, np.repeat(out, kw, axis=2)[:, :, None, :], out=mask)
+    kh = rows.shape[2]
+    if kh * kw == 1:
+        return mask
+    # Without a NaN every window holds its maximum, as the word-at-a-time rule requires.
+    if kw in _ROW_WORD and sys.byteorder == "little" and not np.isnan(out).any():
+        _keep_first_hits_by_words(mask, kw)
+    else:
+        _keep_first_hits_in_order([mask[:, :, a, d::kw] for a in range(kh) for d in range(kw)])
+    return mask
 
 
 def max_pool_naive(x, pool_h: int, pool_w: int, stride=None, pad=0) -> np.ndarray:
@@ -122,8 +191,12 @@ class Pooling:
         avg: out[n, c, i, j] = mean_{a, d} x_pad[n, c, i*SH + a, j*SW + d]  (pad = 0, counted)
     backward(dout): (N, C, OH, OW) -> dx (N, C, H, W),
         max: dx gets dout[n, c, i, j] at the first argmax of each window only (ties: the first
-             in row-major order), summed where overlapping windows pick the same pixel;
+             in row-major order), summed where overlapping windows pick the same pixel; a
+             window containing NaN (its max is NaN) sends its gradient to its last pixel;
         avg: dx[window] += dout[n, c, i, j] / (pool_h * pool_w).
+    With `training` True, a max pool whose windows tile the input (stride = pool size, no
+    padding) records each window's argmax during forward, as torch records indices; with
+    `training` False forward only takes the maxima and backward finds the argmax again.
     """
 
     param_names: tuple[str, ...] = ()
@@ -143,14 +216,12 @@ class Pooling:
         self._cache = None
 
     def _offsets(self, out_h: int, out_w: int):
-        """(a, d, slice) for every offset inside the window: the pixels at that offset of
-        every window form one strided slice of the padded input."""
+        """A slice for every offset (a, d) inside the window, in row-major order: the pixels
+        at that offset of every window form one strided slice of the (padded) maps."""
         sh, sw = self.stride
         for a in range(self.pool_h):
             for d in range(self.pool_w):
-                yield a * self.pool_w + d, (slice(None), slice(None),
-                                            slice(a, a + sh * out_h, sh),
-                                            slice(d, d + sw * out_w, sw))
+                yield (Ellipsis, slice(a, a + sh * out_h, sh), slice(d, d + sw * out_w, sw))
 
     def forward(self, x) -> np.ndarray:
         """x: (N, C, H, W) -> out: (N, C, OH, OW)."""
@@ -161,34 +232,55 @@ class Pooling:
             fill = -np.inf if self.mode == "max" else 0.0
             x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
         else:
-            x_padded = x
-        taps = [x_padded[window_slice] for _, window_slice in self._offsets(out_h, out_w)]
-        if len(taps) == 1:
-            out = taps[0].copy()
-        elif self.mode == "max":
-            # Reduce one window row at a time: the taps of a row share cache lines of x.
+            x_padded = np.ascontiguousarray(x)
+        # Feature maps as (N*C, H, W), pooled a block of maps at a time (see BLOCK_BYTES).
+        n_maps = x.shape[0] * x.shape[1]
+        maps = x_padded.reshape(n_maps, *x_padded.shape[2:])
+        out = np.empty((x.shape[0], x.shape[1], out_h, out_w), dtype=x.dtype)
+        out_maps = out.reshape(n_maps, out_h, out_w)
+        offsets = list(self._offsets(out_h, out_w))
+        kh, kw = self.pool_h, self.pool_w
+        # In training, max pooling over windows that tile the maps also records where each
+        # window's gradient will go (as torch records indices), while the block is still in
+        # cache; backward then only multiplies. At inference forward only takes maxima.
+        record = self.training and self._tiles(ph, pw)
+        mask = np.empty((n_maps, out_h, kh, out_w * kw), dtype=bool) if record else None
+        for block in _blocks(n_maps, maps.itemsize * maps.shape[1] * maps.shape[2]):
+            taps = [maps[block][window_slice] for window_slice in offsets]
+            out_block = out_maps[block]
+            if self.mode == "avg":
+                _reduce_into(np.add, taps, out=out_block)
+                out_block *= x.dtype.type(1.0 / len(taps))
+                continue
+            # One window row at a time: the taps of a row share cache lines of x.
             # np.maximum propagates NaN, like torch.
-            row_maxima = [_reduce(np.maximum, taps[a * self.pool_w:(a + 1) * self.pool_w])
-                          for a in range(self.pool_h)]
-            out = _reduce(np.maximum, row_maxima, in_place=True)
-        else:
-            out = _reduce(np.add, taps)
-            out *= x.dtype.type(1.0 / len(taps))
-        # Max backward finds each window's argmax again by comparing the taps with `out`, so
-        # the forward pass (also used at inference) stays as cheap as a few np.maximum calls.
-        self._cache = (x.shape, x.dtype, x_padded, out, (ph, pw, out_h, out_w))
+            _reduce_into(np.maximum, taps[:kw], out=out_block)
+            row_max = np.empty_like(out_block) if kh > 1 else None
+            for a in range(1, kh):
+                _reduce_into(np.maximum, taps[a * kw:(a + 1) * kw], out=row_max)
+                np.maximum(out_block, row_max, out=out_block)
+            if record:
+                rows = maps[block, :out_h * kh, :out_w * kw].reshape(-1, out_h, kh, out_w * kw)
+                _first_max_mask(rows, out_block, kw, mask=mask[block])
+        self._cache = (x.shape, x.dtype, x_padded, out, (ph, pw, out_h, out_w), mask)
         return out
+
+    def _tiles(self, ph: int, pw: int) -> bool:
+        """True for max pooling whose windows tile the maps: stride = pool size, no padding."""
+        return self.mode == "max" and self.stride == (self.pool_h, self.pool_w) and not (ph or pw)
 
     def backward(self, dout) -> np.ndarray:
         """dout: (N, C, OH, OW) -> dx: (N, C, H, W)."""
         if self._cache is None:
             raise RuntimeError("Pooling.backward called before forward")
-        x_shape, x_dtype, x_padded, out, (ph, pw, out_h, out_w) = self._cache
+        x_shape, x_dtype, x_padded, out, (ph, pw, out_h, out_w), mask = self._cache
         dout = np.asarray(dout)
         expected = (x_shape[0], x_shape[1], out_h, out_w)
         if dout.shape != expected:
             raise ValueError(f"dout has shape {dout.shape}, forward produced {expected}")
         dtype = np.result_type(dout.dtype, x_dtype)
+        if self._tiles(ph, pw):
+            return self._max_backward_tiles(x_padded, out, dout, dtype, mask)
         overlapping = self.stride[0] < self.pool_h or self.stride[1] < self.pool_w
         tiles_exactly = (not (ph or pw) and self.stride == (self.pool_h, self.pool_w)
                          and out_h * self.pool_h == x_shape[2]
@@ -203,63 +295,53 @@ class Pooling:
                 dx_padded[window_slice] = grad
 
         offsets = list(self._offsets(out_h, out_w))
-        if self.mode == "max" and self.stride == (self.pool_h, self.pool_w) and not (ph or pw):
-            return self._max_backward_tiles(x_padded, out, dout, dtype)
         if self.mode == "max":
-            # Visit the taps in row-major order; the first tap equal to the window's max takes
-            # the window's whole gradient (`taken` marks those windows), so a tie pays once.
-            # Every window has a maximum, so the last tap gets what no earlier tap took (this
-            # is also where a NaN window sends its gradient).
-            taken = None
-            for k, (_, window_slice) in enumerate(offsets):
-                if k == len(offsets) - 1:
-                    hit = np.ones(dout.shape, dtype=bool) if taken is None else ~taken
-                else:
-                    hit = np.equal(x_padded[window_slice], out)
-                    if taken is None:
-                        taken = hit.copy()
-                    else:
-                        np.greater(hit, taken, out=hit)     # hit and not yet taken
-                        taken |= hit
-                if overlapping:
-                    dx_padded[window_slice] += dout * hit
-                else:
-                    np.multiply(dout, hit, out=dx_padded[window_slice])
+            # The first tap (row-major) equal to the window's max takes the window's whole
+            # gradient, so a tie pays once; a NaN window's gradient goes to its last tap.
+            hits = [np.equal(x_padded[window_slice], out) for window_slice in offsets]
+            _keep_first_hits_in_order(hits)
+            for window_slice, hit in zip(offsets, hits):
+                deliver(window_slice, dout * hit)
         else:
             share = dout.astype(dtype, copy=False) * dtype.type(1.0 / len(offsets))
-            for _, window_slice in offsets:
+            for window_slice in offsets:
                 deliver(window_slice, share)
         return dx_padded[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
 
-
-    def _max_backward_tiles(self, x, out, dout, dtype) -> np.ndarray:
+    def _max_backward_tiles(self, x, out, dout, dtype, mask) -> np.ndarray:
         """Max backward when the windows tile the input without overlap or padding.
 
-        Same rule as the general path (first maximum in row-major order takes the window's
-        gradient), but computed on whole rows of windows, x viewed as
-        (N, C, OH, pool_h, OW*pool_w): one comparison pass and one contiguous write of dx
-        instead of pool_h*pool_w strided passes.
+        Same rule as the general path (the first maximum in row-major order takes the
+        window's gradient), on whole rows of windows, a block of feature maps at a time: with
+        a map viewed as (OH, pool_h, OW*pool_w), `mask` from a training forward (or, after an
+        inference forward, `_first_max_mask` now) marks each window's argmax, and one multiply
+        with the row-repeated `dout` writes dx contiguously.
         """
         n_images, channels, height, width = x.shape
         out_h, out_w = out.shape[2:]
         kh, kw = self.pool_h, self.pool_w
-        rows = x[:, :, :out_h * kh, :out_w * kw].reshape(n_images, channels, out_h, kh,
-                                                         out_w * kw)
-        mask = np.equal(rows, np.repeat(out, kw, axis=3)[:, :, :, None, :])
-        taps = [mask[:, :, :, a, d::kw] for a in range(kh) for d in range(kw)]
-        taken = taps[0].copy()
-        for tap in taps[1:-1]:
-            np.greater(tap, taken, out=tap)      # a maximum not preceded by one in its window
-            taken |= tap
-        if len(taps) > 1:
-            np.logical_not(taken, out=taps[-1])  # the last tap takes what is left
-        grad = np.multiply(np.repeat(dout, kw, axis=3)[:, :, :, None, :], mask, dtype=dtype)
-        grad = grad.reshape(n_images, channels, out_h * kh, out_w * kw)
-        if grad.shape == x.shape:
-            return grad
-        dx = np.zeros(x.shape, dtype=dtype)      # rows/columns no window reaches get 0
-        dx[:, :, :out_h * kh, :out_w * kw] = grad
+        n_maps = n_images * channels
+        maps = x.reshape(n_maps, height, width)
+        out_maps = out.reshape(n_maps, out_h, out_w)
+        dout_maps = dout.reshape(n_maps, out_h, out_w)
+        covered = (out_h * kh, out_w * kw) == (height, width)
+        # Every pixel is written once when the windows cover the input; else zero the rest.
+        dx = (np.empty if covered else np.zeros)(x.shape, dtype=dtype)
+        dx_maps = dx.reshape(n_maps, height, width)
+        for block in _blocks(n_maps, maps.itemsize * height * width):
+            if mask is None:
+                rows = maps[block, :out_h * kh, :out_w * kw].reshape(-1, out_h, kh, out_w * kw)
+                block_mask = _first_max_mask(rows, out_maps[block], kw)
+            else:
+                block_mask = mask[block]
+            dout_rows = np.repeat(dout_maps[block], kw, axis=2)[:, :, None, :]
+            if covered:
+                np.multiply(dout_rows, block_mask, out=dx_maps[block].reshape(block_mask.shape))
+            else:
+                dx_maps[block, :out_h * kh, :out_w * kw] = (dout_rows * block_mask).reshape(
+                    -1, out_h * kh, out_w * kw)
         return dx
+
 
 class GlobalAvgPooling:
     """Global average pooling (GAP): one number per feature map.

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
+from cnncourse import pooling
 from cnncourse.gradcheck import check_layer_gradients
 from cnncourse.pooling import GlobalAvgPooling, Pooling, avg_pool_naive, max_pool_naive
 
@@ -191,6 +192,80 @@ def test_pooling_keeps_float32(mode, stride):
     assert layer.backward(np.ones_like(out)).dtype == np.float32
     ref, _ = torch_pool(mode, x.astype(np.float64), (2, 2), stride, 0)
     assert np.allclose(out, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("maps_per_block", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("pool, stride", [((2, 2), None), ((3, 2), None), ((2, 4), None),
+                                          ((1, 8), None), ((3, 3), 2), ((2, 2), (1, 2))])
+def test_blocked_pooling_matches_torch_across_block_boundaries(monkeypatch, maps_per_block,
+                                                               dtype, mode, pool, stride,
+                                                               training):
+    # The layer pools a block of feature maps at a time; with blocks of 1 or 3 of the 10 maps
+    # every block boundary (and a short last block) is crossed. Values from {0, 1, 2} tie in
+    # most windows, where the first maximum in row-major order takes the gradient, as in torch.
+    # A training forward records each window's argmax; after an inference forward, backward
+    # finds it again: both must agree with torch.
+    x = np.random.default_rng(17).integers(0, 3, size=(2, 5, 9, 16)).astype(dtype)
+    monkeypatch.setattr(pooling, "BLOCK_BYTES", maps_per_block * x[0, 0].nbytes)
+    layer = Pooling(pool[0], pool[1], stride=stride, mode=mode)
+    layer.training = training
+    out = layer.forward(x)
+    dout = np.random.default_rng(18).standard_normal(out.shape).astype(dtype)
+    ref_out, ref_dx = torch_pool(mode, x.astype(np.float64), pool,
+                                 stride if stride is not None else pool, 0,
+                                 dout.astype(np.float64))
+    dx = layer.backward(dout)
+    assert out.dtype == dx.dtype == dtype
+    assert np.allclose(out, ref_out, atol=1e-6)
+    assert np.allclose(dx, ref_dx, atol=1e-6)
+
+
+@pytest.mark.parametrize("kh", [1, 2, 3])
+@pytest.mark.parametrize("kw", [2, 4, 8])
+def test_first_hit_by_words_agrees_with_the_tap_by_tap_rule(kh, kw):
+    # Masks (B, OH, kh, OW*kw) with one to all True per window: reading a window row as one
+    # integer must keep exactly the hit the tap-by-tap rule keeps.
+    rng = np.random.default_rng(kh * 10 + kw)
+    mask = rng.random((3, 4, kh, 5 * kw)) < rng.choice([0.1, 0.5, 0.9], size=(3, 4, 1, 1))
+    windows = mask.reshape(3, 4, kh, 5, kw)
+    first = np.unravel_index(rng.integers(0, kh * kw, size=(3, 4, 5)), (kh, kw))
+    windows[np.arange(3)[:, None, None], np.arange(4)[None, :, None], first[0],
+            np.arange(5)[None, None, :], first[1]] = True     # at least one hit per window
+    by_words, in_order = mask.copy(), mask.copy()
+    pooling._keep_first_hits_by_words(by_words, kw)
+    pooling._keep_first_hits_in_order([in_order[:, :, a, d::kw] for a in range(kh)
+                                       for d in range(kw)])
+    assert np.array_equal(by_words, in_order)
+    kept = by_words.reshape(3, 4, kh, 5, kw)
+    assert (kept.sum(axis=(2, 4)) == 1).all()
+    assert not (kept & ~windows).any()
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_max_backward_sends_a_nan_windows_gradient_to_one_pixel(monkeypatch, training):
+    # A NaN makes its window's maximum NaN (as in torch), which equals no pixel: the window's
+    # gradient still goes to exactly one pixel, and blocks without NaN are not affected.
+    x = np.random.default_rng(19).permutation(4 * 8 * 8).reshape(2, 2, 8, 8).astype(float)
+    x[0, 1, 2, 3] = np.nan
+    x[1, 0, 5, 4] = x[1, 0, 5, 5] = np.nan
+    monkeypatch.setattr(pooling, "BLOCK_BYTES", x[0, 0].nbytes)
+    layer = Pooling(2, 2)
+    layer.training = training
+    out = layer.forward(x)
+    assert np.isnan(out[0, 1, 1, 1]) and np.isnan(out[1, 0, 2, 2])
+    assert np.isnan(out).sum() == 2
+    dout = np.random.default_rng(20).standard_normal(out.shape)
+    dx = layer.backward(dout)
+    per_window = dx.reshape(2, 2, 4, 2, 4, 2)
+    assert np.allclose(per_window.sum(axis=(3, 5)), dout)
+    assert ((per_window != 0).sum(axis=(3, 5)) == 1).all()
+    clean = ~np.isnan(out)
+    _, ref_dx = torch_pool("max", x, (2, 2), (2, 2), 0, dout)
+    clean_pixels = np.repeat(np.repeat(clean, 2, axis=2), 2, axis=3)
+    assert np.array_equal(dx[clean_pixels], ref_dx[clean_pixels])
 
 
 def test_pooling_protocol():
