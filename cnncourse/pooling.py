@@ -133,19 +133,16 @@ def _first_max_mask(rows: np.ndarray, out: np.ndarray, kw: int,
     return mask
 
 
-def max_pool_naive(x, pool_h: int, pool_w: int, stride=None, pad=0) -> np.ndarray:
-    """Max pooling forward with loops (teaching reference).
-
-    Input x: (N, C, H, W). Output: (N, C, OH, OW), OH = floor((H + 2P - pool_h) / S) + 1,
-        out[n, c, i, j] = max_{a < pool_h, d < pool_w} x_pad[n, c, i*SH + a, j*SW + d]
-    Padding is -inf so it never wins. stride defaults to the pool size.
-    """
+def _pool_loops(x, pool_h: int, pool_w: int, stride, pad, fill: float,
+                window_value) -> np.ndarray:
+    """Shared loop of the teaching references: out[n, c, i, j] = window_value(window), the
+    window cut from x padded with `fill`."""
     x = _as_image_batch(x)
     pool_h = _check_int("pool_h", pool_h, 1)
     pool_w = _check_int("pool_w", pool_w, 1)
     sh, sw, ph, pw, out_h, out_w = _pool_geometry(
         x.shape, pool_h, pool_w, (pool_h, pool_w) if stride is None else stride, pad)
-    x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
     n_images, channels = x.shape[:2]
     out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
     for n in range(n_images):
@@ -153,8 +150,18 @@ def max_pool_naive(x, pool_h: int, pool_w: int, stride=None, pad=0) -> np.ndarra
             for i in range(out_h):
                 for j in range(out_w):
                     window = x_padded[n, c, i * sh:i * sh + pool_h, j * sw:j * sw + pool_w]
-                    out[n, c, i, j] = window.max()
+                    out[n, c, i, j] = window_value(window)
     return out
+
+
+def max_pool_naive(x, pool_h: int, pool_w: int, stride=None, pad=0) -> np.ndarray:
+    """Max pooling forward with loops (teaching reference).
+
+    Input x: (N, C, H, W). Output: (N, C, OH, OW), OH = floor((H + 2P - pool_h) / S) + 1,
+        out[n, c, i, j] = max_{a < pool_h, d < pool_w} x_pad[n, c, i*SH + a, j*SW + d]
+    Padding is -inf so it never wins. stride defaults to the pool size.
+    """
+    return _pool_loops(x, pool_h, pool_w, stride, pad, -np.inf, np.max)
 
 
 def avg_pool_naive(x, pool_h: int, pool_w: int, stride=None, pad=0) -> np.ndarray:
@@ -164,21 +171,9 @@ def avg_pool_naive(x, pool_h: int, pool_w: int, stride=None, pad=0) -> np.ndarra
         out[n, c, i, j] = (1 / (pool_h * pool_w)) * sum_{a, d} x_pad[n, c, i*SH + a, j*SW + d]
     Zero padding, counted in the divisor (torch's avg_pool2d default count_include_pad=True).
     """
-    x = _as_image_batch(x)
-    pool_h = _check_int("pool_h", pool_h, 1)
-    pool_w = _check_int("pool_w", pool_w, 1)
-    sh, sw, ph, pw, out_h, out_w = _pool_geometry(
-        x.shape, pool_h, pool_w, (pool_h, pool_w) if stride is None else stride, pad)
-    x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n_images, channels = x.shape[:2]
-    out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(out_h):
-                for j in range(out_w):
-                    window = x_padded[n, c, i * sh:i * sh + pool_h, j * sw:j * sw + pool_w]
-                    out[n, c, i, j] = window.sum() / (pool_h * pool_w)
-    return out
+    # window.size is pool_h * pool_w: padding pixels are counted.
+    return _pool_loops(x, pool_h, pool_w, stride, pad, 0.0,
+                       lambda window: window.sum() / window.size)
 
 
 class Pooling:
@@ -260,10 +255,16 @@ class Pooling:
                 _reduce_into(np.maximum, taps[a * kw:(a + 1) * kw], out=row_max)
                 np.maximum(out_block, row_max, out=out_block)
             if record:
-                rows = maps[block, :out_h * kh, :out_w * kw].reshape(-1, out_h, kh, out_w * kw)
-                _first_max_mask(rows, out_block, kw, mask=mask[block])
+                _first_max_mask(self._window_rows(maps[block], out_h, out_w), out_block, kw,
+                                mask=mask[block])
         self._cache = (x.shape, x.dtype, x_padded, out, (ph, pw, out_h, out_w), mask)
         return out
+
+    def _window_rows(self, maps_block: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+        """maps (B, H, W) -> (B, OH, pool_h, OW*pool_w): the maps cut into rows of windows
+        (a view when the windows cover the maps exactly)."""
+        kh, kw = self.pool_h, self.pool_w
+        return maps_block[:, :out_h * kh, :out_w * kw].reshape(-1, out_h, kh, out_w * kw)
 
     def _tiles(self, ph: int, pw: int) -> bool:
         """True for max pooling whose windows tile the maps: stride = pool size, no padding."""
@@ -330,8 +331,8 @@ class Pooling:
         dx_maps = dx.reshape(n_maps, height, width)
         for block in _blocks(n_maps, maps.itemsize * height * width):
             if mask is None:
-                rows = maps[block, :out_h * kh, :out_w * kw].reshape(-1, out_h, kh, out_w * kw)
-                block_mask = _first_max_mask(rows, out_maps[block], kw)
+                block_mask = _first_max_mask(self._window_rows(maps[block], out_h, out_w),
+                                             out_maps[block], kw)
             else:
                 block_mask = mask[block]
             dout_rows = np.repeat(dout_maps[block], kw, axis=2)[:, :, None, :]
