@@ -12,6 +12,6 @@ __all__ = ["summary", "__version__"]
 def __getattr__(name: str):
     # `cnncourse.summary(model, input_size)` without importing summary machinery up front.
     if name == "summary":
-        from .model_summary import summary
+        from .aids.summary import summary
         return summary
     raise AttributeError(f"module 'cnncourse' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Parameter, shape, receptive-field and cost arithmetic (cnncourse.arith), checked against
+"""Parameter, shape, receptive-field and cost arithmetic (cnncourse.aids.arith), checked against
 hand-computed figures from the curriculum and against brute force."""
 import math
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cnncourse import arith
+from cnncourse.aids import arith
 
 
 def test_conv2d_params_examples():
@@ -214,7 +214,7 @@ def test_vgg16_totals_from_arith():
 
 
 def test_arith_imports_nothing_heavy():
-    code = ("import sys, cnncourse.arith; "
+    code = ("import sys, cnncourse.aids.arith; "
             "bad = [m for m in ('torch', 'numpy', 'matplotlib', 'ipywidgets') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,9 +1,9 @@
-"""Tests for cnncourse.conv_explain: the logic behind notebook 03's figures and widgets."""
+"""Tests for cnncourse.aids.conv_explain: the logic behind notebook 03's figures and widgets."""
 import numpy as np
 from hypothesis import given, strategies as st
 import pytest
 
-from cnncourse import conv_explain as ce
+from cnncourse.aids import conv_explain as ce
 from cnncourse.conv import conv_output_size, correlate1d, correlate2d
 
 

@@ -13,8 +13,8 @@ import pytest
 CORE_MODULES = [
     "cnncourse", "cnncourse.graph", "cnncourse.gradcheck", "cnncourse.layers", "cnncourse.conv",
     "cnncourse.pooling", "cnncourse.optim", "cnncourse.nets", "cnncourse.trainer",
-    "cnncourse.data", "cnncourse.arith", "cnncourse.model_summary", "cnncourse.conv_explain",
-    "cnncourse.model_explorer", "cnncourse.viz.graph", "cnncourse.viz.conv", "cnncourse.viz.models",
+    "cnncourse.data", "cnncourse.aids.arith", "cnncourse.aids.summary", "cnncourse.aids.conv_explain",
+    "cnncourse.aids.model_explorer", "cnncourse.viz.graph", "cnncourse.viz.conv", "cnncourse.viz.models",
     "cnncourse.viz.training", "cnncourse.widgets.graph", "cnncourse.widgets.conv",
     "cnncourse.widgets.models", "cnncourse.grading.selfcheck", "cnncourse.grading.authoring",
 ]

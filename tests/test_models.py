@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from cnncourse import arith  # noqa: E402
+from cnncourse.aids import arith  # noqa: E402
 from cnncourse.torch import models as M  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import cnncourse
-from cnncourse.model_summary import ModelSummary, SummaryRow, channels_last, summary
+from cnncourse.aids.summary import ModelSummary, SummaryRow, channels_last, summary
 
 KERAS_PARAMS = [896, 0, 18496, 0, 36928, 0, 65600, 650]
 KERAS_SHAPES = [(30, 30, 32), (15, 15, 32), (13, 13, 64), (6, 6, 64), (4, 4, 64), (1024,),
@@ -237,7 +237,7 @@ def test_package_attribute_is_the_function():
 def test_numpy_side_never_imports_torch():
     code = (
         "import sys\n"
-        "import cnncourse, cnncourse.model_summary, cnncourse.arith\n"
+        "import cnncourse, cnncourse.aids.summary, cnncourse.aids.arith\n"
         "from cnncourse import summary\n"
         "s = cnncourse.summary\n"
         "heavy = [m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules]\n"

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cnncourse.conv_explain import classic_kernels  # noqa: E402
+from cnncourse.aids.conv_explain import classic_kernels  # noqa: E402
 from cnncourse.viz import conv as vc  # noqa: E402
 
 

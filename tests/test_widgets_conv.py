@@ -7,7 +7,7 @@ import ipywidgets as widgets  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cnncourse.conv_explain import arithmetic_report, classic_kernels, kernel_to_text  # noqa: E402
+from cnncourse.aids.conv_explain import arithmetic_report, classic_kernels, kernel_to_text  # noqa: E402
 from cnncourse.widgets.conv import conv_arithmetic_explorer, filter_explorer  # noqa: E402
 
 

@@ -1,11 +1,11 @@
-"""Tests for the case-study explorer: the plain logic (`cnncourse.model_explorer`) and the
+"""Tests for the case-study explorer: the plain logic (`cnncourse.aids.model_explorer`) and the
 ipywidgets wiring (`cnncourse.widgets.models`)."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, strategies as st
 
-from cnncourse.model_explorer import (LayerRow, cumulative_params, explorer_view, format_count,
+from cnncourse.aids.model_explorer import (LayerRow, cumulative_params, explorer_view, format_count,
                                       format_row, format_shape, make_rows, param_share,
                                       params_by_kind, row_at, total_params)
 from cnncourse.widgets.models import cumulative_bar_html, layer_explorer
@@ -93,7 +93,7 @@ def test_explorer_view_values():
 def test_rows_from_summary_takes_first_of_several_outputs():
     from types import SimpleNamespace
 
-    from cnncourse.model_explorer import rows_from_summary
+    from cnncourse.aids.model_explorer import rows_from_summary
 
     fake = SimpleNamespace(rows=[SimpleNamespace(name="conv", type="Conv2d", output_shape=(4, 5, 5),
                                                  params=40),
@@ -119,7 +119,7 @@ def _lenet5():
 
 
 def test_layer_rows_lenet5_shapes_and_params():
-    from cnncourse.model_explorer import layer_rows
+    from cnncourse.aids.model_explorer import layer_rows
 
     rows = layer_rows(_lenet5(), (1, 32, 32))
     assert len(rows) == 12
@@ -131,7 +131,7 @@ def test_layer_rows_lenet5_shapes_and_params():
 
 
 def test_layer_rows_on_meta_device_allocates_nothing_and_restores_mode():
-    from cnncourse.model_explorer import layer_rows
+    from cnncourse.aids.model_explorer import layer_rows
 
     with torch.device("meta"):
         model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Dropout(),
@@ -157,7 +157,7 @@ class _SharedReluBlock(nn.Module):
 
 
 def test_layer_rows_shared_module_and_direct_parameters():
-    from cnncourse.model_explorer import layer_rows
+    from cnncourse.aids.model_explorer import layer_rows
 
     model = nn.Sequential(_SharedReluBlock(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
     rows = layer_rows(model, (2, 4, 4))
@@ -169,7 +169,7 @@ def test_layer_rows_shared_module_and_direct_parameters():
 
 
 def test_layer_rows_rejects_bad_input_size():
-    from cnncourse.model_explorer import layer_rows
+    from cnncourse.aids.model_explorer import layer_rows
 
     with pytest.raises(ValueError, match="input_size"):
         layer_rows(_lenet5(), (1, 0, 32))

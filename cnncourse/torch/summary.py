@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..model_summary import ModelSummary, SummaryRow, _check_input_size, summary
+from ..aids.summary import ModelSummary, SummaryRow, _check_input_size, summary
 
 __all__ = ["summarize_module", "summary"]
 

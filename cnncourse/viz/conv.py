@@ -1,13 +1,13 @@
 """Figures for notebook 03 (convolution arithmetic). matplotlib is imported inside each function.
 
 Every function returns the matplotlib Figure it drew on; the logic it draws (window positions,
-filtered images) comes from `cnncourse.conv_explain`.
+filtered images) comes from `cnncourse.aids.conv_explain`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..conv_explain import explain_arithmetic, filter_image, window_taps
+from ..aids.conv_explain import explain_arithmetic, filter_image, window_taps
 
 __all__ = ["draw_windows", "plot_sliding_1d", "plot_filter_grid", "plot_feature_maps",
            "plot_shift_demo"]

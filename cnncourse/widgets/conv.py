@@ -1,14 +1,14 @@
 """Widgets for notebook 03: a convolution-arithmetic explorer and a filter explorer.
 
 Only wiring lives here (ipywidgets and matplotlib are imported inside the builders); the
-numbers and images come from the tested functions in `cnncourse.conv_explain` and the figures
+numbers and images come from the tested functions in `cnncourse.aids.conv_explain` and the figures
 from `cnncourse.viz.conv`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..conv_explain import arithmetic_report, classic_kernels, filter_image, kernel_to_text
+from ..aids.conv_explain import arithmetic_report, classic_kernels, filter_image, kernel_to_text
 
 __all__ = ["conv_arithmetic_explorer", "filter_explorer"]
 
@@ -24,7 +24,7 @@ def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, padding:
 
     Returns an ipywidgets VBox; its attribute ``sliders`` maps "input_size", "kernel_size",
     "padding", "stride", "dilation" to the IntSliders and ``report`` is the HTML widget with
-    the text of `cnncourse.conv_explain.arithmetic_report` (handy for tests and for reading
+    the text of `cnncourse.aids.conv_explain.arithmetic_report` (handy for tests and for reading
     the numbers without the drawing).
     """
     import ipywidgets as widgets
@@ -69,7 +69,7 @@ def filter_explorer(image, kernels: dict | None = None):
     """Dropdown of kernels (and a padding mode) -> the filtered photo beside the original.
 
     Input image: (H, W) grey floats in [0, 1]; kernels: name -> (K, K), K odd (defaults to
-    `cnncourse.conv_explain.classic_kernels()`). Returns an ipywidgets VBox with attributes
+    `cnncourse.aids.conv_explain.classic_kernels()`). Returns an ipywidgets VBox with attributes
     ``dropdown``, ``mode`` (ToggleButtons "replicate"/"zero") and ``kernel_text`` (HTML
     showing the chosen kernel's numbers).
     """

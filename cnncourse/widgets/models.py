@@ -1,13 +1,13 @@
 """Case-study explorer: pick a model, slide over its layers, see shape, parameters, running total.
 
-Wiring only; the logic (tables, shares, text) is `cnncourse.model_explorer`. ipywidgets is
+Wiring only; the logic (tables, shares, text) is `cnncourse.aids.model_explorer`. ipywidgets is
 imported inside the builder.
 """
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ..model_explorer import LayerRow, explorer_view
+from ..aids.model_explorer import LayerRow, explorer_view
 
 __all__ = ["cumulative_bar_html", "layer_explorer"]
 
@@ -33,7 +33,7 @@ def layer_explorer(tables: Mapping[str, Sequence[LayerRow]], start: str | None =
     """A widget: a dropdown of models, a slider over the chosen model's layers, and below it the
     layer's row (name, kind, output shape, params, cumulative params) with a cumulative bar.
 
-    Inputs: tables, model name -> rows (from `cnncourse.model_explorer.layer_rows` or
+    Inputs: tables, model name -> rows (from `cnncourse.aids.model_explorer.layer_rows` or
     `make_rows`); start, the model shown first (default: the first key).
     Output: an ``ipywidgets.VBox`` (display it in a notebook).
     """

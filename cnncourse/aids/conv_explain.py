@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import conv_output_size
+from ..conv import conv_output_size
 
 __all__ = [
     "classic_kernels", "effective_kernel_size", "window_taps", "explain_arithmetic",

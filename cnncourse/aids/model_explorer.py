@@ -101,7 +101,7 @@ def layer_rows(model, input_size: Sequence[int]) -> list[LayerRow]:
     count whenever every parameter takes part in the forward pass (auxiliary classifiers of
     a model in eval mode do not).
     """
-    from .model_summary import summary  # torch is imported there only for torch models
+    from .summary import summary  # torch is imported there only for torch models
 
     return rows_from_summary(summary(model, tuple(int(s) for s in input_size), verbose=False))
 

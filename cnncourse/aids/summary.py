@@ -237,7 +237,7 @@ def summary(model: Any, input_size: Sequence[int] | int, *, channels_last: bool 
     total counts equal torchinfo's.
     """
     if _is_torch_module(model):
-        from .torch.summary import summarize_module
+        from ..torch.summary import summarize_module
         result = summarize_module(model, input_size, batch_size=batch_size)
     else:
         result = summarize_numpy_net(model, input_size, batch_size=batch_size)
