@@ -57,12 +57,23 @@ def readonly(grade_id: str, source: str, kind: str = "code") -> nbformat.Noteboo
     return cell
 
 
-def answer(grade_id: str, source: str) -> nbformat.NotebookNode:
-    """An autograded answer cell; the solution sits between BEGIN/END SOLUTION markers."""
+def answer(grade_id: str, source: str, forbidden: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """An autograded answer cell; the solution sits between BEGIN/END SOLUTION markers.
+
+    `forbidden` names the library references the exercise asks the student to implement, as
+    dotted names (``"cnncourse.conv.im2col"``): an answer that uses one of them scores 0 for
+    the exercise, with the reason in the feedback. Stored as ``metadata.cnncourse.forbidden``.
+    """
     if "### BEGIN SOLUTION" not in source or "### END SOLUTION" not in source:
         raise ValueError(f"answer cell {grade_id!r} has no ### BEGIN SOLUTION / ### END SOLUTION block")
+    for name in forbidden:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+", name):
+            raise ValueError(f"answer cell {grade_id!r}: forbidden name {name!r} must be a dotted "
+                             "module path such as 'cnncourse.conv.im2col'")
     cell = nbformat.v4.new_code_cell(source.strip("\n"))
     cell.metadata["nbgrader"] = _nbgrader_meta(grade_id, solution=True, grade=False, locked=False)
+    if forbidden:
+        cell.metadata["cnncourse"] = {"forbidden": list(forbidden)}
     return cell
 
 
