@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import filecmp
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,7 +42,22 @@ def release_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in released.cells:  # nbgrader leaves execution counts of cleared cells as they were
         if cell.cell_type == "code":
             cell.execution_count = None
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                cell.source = cell.source.replace(BARE_STUB, unanswered_stub(grade_id))
     return released
+
+
+BARE_STUB = "raise NotImplementedError()"
+
+
+def unanswered_stub(grade_id: str) -> str:
+    """The line an unanswered cell raises: says which exercise and what to do (Run All stops
+    there, so the message is what a student reads first)."""
+    match = re.match(r"q(\d+)_", grade_id)
+    which = f"Exercise {match.group(1)} ({grade_id})" if match else f"The answer cell {grade_id!r}"
+    return (f'raise NotImplementedError("{which} is not answered yet: replace this line with your '
+            'answer, run the cell, then run the test cell below it.")')
 
 
 def source_cells_to_gradebook(nb: nbformat.NotebookNode, db_url: str, assignment: str,
