@@ -114,3 +114,15 @@ def test_cli_creates_and_reports(tmp_path):
     assert missing.returncode == 2 and "cnncourse-release" in missing.stdout
     state = json.loads((tmp_path / "ws" / ".cnncourse-workspace.json").read_text())
     assert "demo_numpy/demo_numpy.ipynb" in state["copied"]
+
+
+def test_solved_notebooks_mirror_for_self_study(tmp_path):
+    from cnncourse.grading.workspace import SOLVED, mirror_solved
+    ws = tmp_path / "ws"
+    first = mirror_solved(REPO / "grading" / "demo" / "solutions", ws)
+    assert [p.relative_to(ws / SOLVED).as_posix() for p in first] == ["demo_numpy/demo_numpy.ipynb"]
+    assert "BEGIN SOLUTION" in first[0].read_text()
+    (ws / SOLVED / "stray.txt").write_text("old")
+    mirror_solved(REPO / "grading" / "demo" / "solutions", ws)          # replaced as a whole
+    assert not (ws / SOLVED / "stray.txt").exists()
+    assert progress(ws, quiet=True) == []                              # not counted as the student's

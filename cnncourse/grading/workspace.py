@@ -32,6 +32,7 @@ import nbformat
 STATE_FILE = ".cnncourse-workspace.json"
 START_PAGE = "00_start_here.ipynb"
 UPDATES = "_updates"
+SOLVED = "_solved"
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,18 @@ def sync_workspace(release: str | Path, workspace: str | Path) -> list[SyncActio
         copied[START_PAGE] = _sha256(page)
         _save_state(workspace, copied)
     return actions
+
+
+def mirror_solved(solutions: str | Path, workspace: str | Path) -> list[Path]:
+    """Copy the solved notebooks (and their data files) into `<workspace>/_solved/`, replacing
+    what was there: self-study learners run them in the same lab as their own work."""
+    solutions, target = Path(solutions), Path(workspace) / SOLVED
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"no solved notebooks at {solutions}")
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(solutions, target, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    return sorted(target.glob("*/*.ipynb"))
 
 
 @dataclass(frozen=True)
@@ -237,7 +250,7 @@ def progress(workspace: str | Path | None = None, quiet: bool = False) -> list[N
     """
     root = Path(workspace) if workspace is not None else _guess_workspace()
     results = [notebook_progress(p, root) for p in sorted(root.glob("*/*.ipynb"))
-               if p.parent.name != UPDATES and not p.parent.name.startswith(".")]
+               if p.parent.name not in (UPDATES, SOLVED) and not p.parent.name.startswith(".")]
     if not quiet:
         for r in results:
             print(f"{r.path:<55} passed {r.passed}, failed {r.failed}, not run {r.not_run}  "
@@ -263,10 +276,16 @@ def workspace_main(argv: list[str] | None = None) -> int:
                         help="your workspace folder (default: ./workspace)")
     parser.add_argument("--release", default=None,
                         help="the released notebooks (default: ./notebooks)")
+    parser.add_argument("--solved", action="store_true",
+                        help=f"also mirror the solved notebooks (./solutions) into {SOLVED}/ of the "
+                             "workspace, for self-study (that folder is replaced each time)")
     args = parser.parse_args(argv)
     release = Path(args.release) if args.release else Path("notebooks")
     try:
         actions = sync_workspace(release, args.workspace)
+        if args.solved:
+            mirrored = mirror_solved(release.parent / "solutions", args.workspace)
+            print(f"solved notebooks: {len(mirrored)} in {Path(args.workspace) / SOLVED}")
     except (FileNotFoundError, ValueError) as exc:
         print(f"cnncourse-workspace: {exc}")
         return 2
