@@ -124,6 +124,37 @@ def mirror_solved(solutions: str | Path, workspace: str | Path) -> list[Path]:
     return sorted(target.glob("*/*.ipynb"))
 
 
+NBGRADER_CONFIG = "nbgrader_config.py"
+
+
+def write_student_nbgrader_config(workspace: str | Path, course_root: str | Path) -> Path | None:
+    """Point nbgrader's student tools (JupyterLab's Assignment List, `nbgrader fetch_assignment`,
+    `nbgrader submit` run in the workspace) at the course and its exchange.
+
+    Reads the course's own nbgrader_config.py (course id, exchange folder) and writes
+    `<workspace>/nbgrader_config.py` once; a file already there is the student's and is kept.
+    Returns the path written, or None.
+    """
+    from traitlets.config.loader import PyFileConfigLoader
+    workspace, course_root = Path(workspace), Path(course_root)
+    target = workspace / NBGRADER_CONFIG
+    if target.exists() or not (course_root / NBGRADER_CONFIG).is_file():
+        return None
+    config = PyFileConfigLoader(NBGRADER_CONFIG, path=str(course_root)).load_config()
+    course_id = config.CourseDirectory.get("course_id")
+    exchange = config.Exchange.get("root")
+    if not course_id or not exchange:
+        raise ValueError(f"{course_root / NBGRADER_CONFIG} sets no CourseDirectory.course_id or "
+                         "Exchange.root, so students could not fetch or submit")
+    target.write_text(
+        "# nbgrader's student side (JupyterLab's Assignment List, nbgrader fetch_assignment/submit\n"
+        "# run here): the course and the exchange it releases to. Written by cnncourse-workspace.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {course_id!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n", encoding="utf-8")
+    return target
+
+
 @dataclass(frozen=True)
 class NotebookInfo:
     """One entry of the course map."""
@@ -283,6 +314,9 @@ def workspace_main(argv: list[str] | None = None) -> int:
     release = Path(args.release) if args.release else Path("notebooks")
     try:
         actions = sync_workspace(release, args.workspace)
+        written = write_student_nbgrader_config(args.workspace, release.resolve().parent)
+        if written:
+            print(f"nbgrader's Assignment List: course and exchange set in {written}")
         if args.solved:
             mirrored = mirror_solved(release.parent / "solutions", args.workspace)
             print(f"solved notebooks: {len(mirrored)} in {Path(args.workspace) / SOLVED}")
