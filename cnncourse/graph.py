@@ -19,6 +19,11 @@ one-input node. Nodes work on Python floats and on numpy arrays (elementwise).
 
 `Graph` is a small tape that records the nodes as they run, so a notebook can draw the graph with
 its forward values and gradients (`Graph.to_data()` returns plain lists and dicts).
+
+Two worked examples of notebook 01 are computed here (and only drawn by `cnncourse.viz.graph`):
+`sigmoid_neuron` runs a 2-input sigmoid neuron with squared error forward and backward on a
+`Graph`, and `chain_gradients` multiplies local gradients down a deep chain of one-unit layers
+(the vanishing gradient).
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import numpy as np
 Value = Union[float, np.ndarray]
 
 __all__ = ["Node", "AddNode", "MulNode", "BranchNode", "SigmoidNode", "ReLUNode", "ExpNode",
-           "SquareNode", "Graph"]
+           "SquareNode", "Graph", "sigmoid_neuron", "chain_gradients"]
 
 
 def _as_value(x: Any) -> Value:
@@ -332,3 +337,62 @@ class Graph:
                  for e in self._entries]
         edges = [(src, e["id"]) for e in self._entries for src in e["inputs"]]
         return {"nodes": nodes, "edges": edges}
+
+
+# -- worked examples of notebook 01 ----------------------------------------------------------
+def sigmoid_neuron(o1: float, o2: float, w1: float, w2: float, b: float, t: float
+                   ) -> tuple[Graph, dict[str, float]]:
+    """A 2-input sigmoid neuron with squared error, run forward and backward on a `Graph`.
+
+        net = w1 o1 + w2 o2 + b,   o = sigmoid(net),   E = (o - t)^2 / 2
+        dE/do = o - t,   dE/dnet = (o - t) o (1 - o),   dE/dw_i = dE/dnet * o_i,
+        dE/db = dE/dnet,   dE/do_i = dE/dnet * w_i
+
+    The tape is built from mul/add/sigmoid/square nodes (E = (o + (-t))^2 * 1/2), with the
+    inputs labelled "o1", "w1", "o2", "w2", "b", "-t", "1/2"; `backward` has run from E.
+
+    Inputs: six floats. Output: (graph, numbers) where graph is the `Graph` (draw it with
+    `cnncourse.viz.graph.draw_graph(*graph_from_tape(graph.to_data()))`) and numbers a dict of
+    floats: "net", "o", "E", "dE/dw1", "dE/dw2", "dE/db", "dE/do1", "dE/do2".
+    """
+    g = Graph()
+    ids = {name: g.input(float(value), name)
+           for name, value in (("o1", o1), ("w1", w1), ("o2", o2), ("w2", w2), ("b", b))}
+    net = g.add(g.add(g.mul(ids["w1"], ids["o1"]), g.mul(ids["w2"], ids["o2"])), ids["b"])
+    out = g.sigmoid(net)
+    error = g.mul(g.square(g.add(out, g.input(-float(t), "-t"))), g.input(0.5, "1/2"))
+    g.backward(error)
+    numbers = {"net": float(g.value(net)), "o": float(g.value(out)), "E": float(g.value(error))}
+    numbers.update({f"dE/d{name}": float(g.grad(ids[name]))
+                    for name in ("w1", "w2", "b", "o1", "o2")})
+    return g, numbers
+
+
+def chain_gradients(activation: str, depth: int, net: float = 10.0,
+                    dtype: type = np.float64) -> np.ndarray:
+    """Gradient reaching each layer of a chain of `depth` one-unit layers (weights 1, dE/do=1).
+
+    Layer k computes o_k = f(net_k) with every net_k = `net`; backprop multiplies the
+    upstream gradient by f'(net) per layer:
+
+        g_L = f'(net),   g_k = g_{k+1} * f'(net)   so   g_k = f'(net) ** (L - k + 1)
+
+    activation: "sigmoid" (f' = s(1-s), at most 1/4) or "relu" (f' = 1 if net > 0 else 0).
+    Output: array (depth,), entry k-1 = dE/dnet_k, every product rounded to `dtype` (so
+    float32 underflows to exactly 0 after fewer layers than float64).
+    """
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth must be a positive int, got {depth!r}")
+    if activation == "sigmoid":
+        s = dtype(1.0) / (dtype(1.0) + np.exp(-dtype(net)))
+        local = dtype(s * (dtype(1.0) - s))
+    elif activation == "relu":
+        local = dtype(1.0 if net > 0 else 0.0)
+    else:
+        raise ValueError(f"activation must be 'sigmoid' or 'relu', got {activation!r}")
+    grads = np.empty(depth, dtype=dtype)
+    upstream = dtype(1.0)
+    for k in range(depth - 1, -1, -1):
+        upstream = dtype(upstream * local)
+        grads[k] = upstream
+    return grads

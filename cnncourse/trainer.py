@@ -29,14 +29,17 @@ class Trainer:
     - lr: learning rate for a named optimizer (None: the optimizer's default)
     - seed: seed of the minibatch order
     - progress: show a tqdm bar (tqdm.auto); verbose: print one line per epoch
-    - eval_batch_size: batch size of the accuracy passes
+    - eval_batch_size: batch size of the accuracy and test-loss passes
 
-    `fit()` returns the history dict:
+    `fit()` returns the history dict of per-epoch lists, with the keys of the torch side's
+    `cnncourse.torch.train.fit` (so `cnncourse.viz.training.plot_history` draws either):
+    - "epoch": 1, 2, ..., epochs
     - "train_loss": mean minibatch loss of each epoch (training mode, weight decay included)
-    - "train_acc", "test_acc": accuracy after each epoch (eval mode); test_acc stays empty
-      without test data
-    - "batch_loss": loss of every update
+    - "train_acc": accuracy on the whole training set after each epoch (eval mode)
+    - "test_loss", "test_acc": loss (as `net.loss`, weight decay included) and accuracy on the
+      test set after each epoch (eval mode); both keys are absent without test data
     - "epoch_time": seconds spent in each epoch, evaluation included
+    and, numpy only, "batch_loss": the loss of every update (epochs * ceil(N / batch_size)).
     """
 
     def __init__(self, net: Any, x_train: np.ndarray, t_train: np.ndarray,
@@ -70,8 +73,11 @@ class Trainer:
                             f"got {type(optimizer).__name__}")
         self.rng = np.random.default_rng(seed)
         self.progress, self.verbose = bool(progress), bool(verbose)
-        self.history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_acc": [],
-                                                "batch_loss": [], "epoch_time": []}
+        self.history: dict[str, list] = {"epoch": [], "train_loss": [], "train_acc": [],
+                                         "epoch_time": [], "batch_loss": []}
+        if self.x_test is not None:
+            self.history["test_loss"] = []
+            self.history["test_acc"] = []
 
     def _step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
         net = self.net
@@ -82,6 +88,19 @@ class Trainer:
             loss = net.loss(x_batch, t_batch)
         self.optimizer.update(net.params, grads)
         return float(loss)
+
+    def _test_loss(self) -> float:
+        # Mean of net.loss over the test set in eval mode, in batches (weighted by batch size).
+        net, total = self.net, 0.0
+        net.eval()
+        try:
+            for start in range(0, len(self.x_test), self.eval_batch_size):
+                batch = slice(start, start + self.eval_batch_size)
+                x_batch, t_batch = self.x_test[batch], self.t_test[batch]
+                total += float(net.loss(x_batch, t_batch)) * len(x_batch)
+        finally:
+            net.train()
+        return total / len(self.x_test)
 
     def fit(self) -> dict[str, list[float]]:
         """Run the epochs; returns (and keeps in self.history) the history dict."""
@@ -106,18 +125,20 @@ class Trainer:
                     losses.append(loss)
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                self.history["epoch"].append(epoch)
                 self.history["batch_loss"].extend(losses)
                 self.history["train_loss"].append(float(np.mean(losses)))
                 self.history["train_acc"].append(
                     self.net.accuracy(self.x_train, self.t_train, batch_size=self.eval_batch_size))
                 if self.x_test is not None:
+                    self.history["test_loss"].append(self._test_loss())
                     self.history["test_acc"].append(self.net.accuracy(
                         self.x_test, self.t_test, batch_size=self.eval_batch_size))
                 self.net.train()
                 self.history["epoch_time"].append(time.perf_counter() - start)
                 summary = (f"epoch {epoch}: loss {self.history['train_loss'][-1]:.4f}, "
                            f"train acc {self.history['train_acc'][-1]:.4f}")
-                if self.history["test_acc"]:
+                if self.x_test is not None:
                     summary += f", test acc {self.history['test_acc'][-1]:.4f}"
                 bar.set_postfix_str(summary.split(": ", 1)[1], refresh=True)
                 if self.verbose and self.progress:

@@ -129,8 +129,10 @@ def test_toy_gan_learns_the_gaussian(one_thread):
         start_mean = float(gen(torch.randn(2000, 2)).mean())
     history = gan.train_gan(gen, disc, data, iterations=400, m=64, k=1, lr=1e-3,
                             progress=False, seed=0)
-    assert set(history) == {"d_loss", "objective", "d_real", "d_fake", "g_loss", "d_gen"}
+    assert set(history) == {"iteration", "d_loss", "objective", "d_real", "d_fake", "g_loss",
+                            "d_gen"}
     assert all(len(v) == 400 for v in history.values())
+    assert history["iteration"] == list(range(1, 401))   # the x axis of plot_history
     with torch.no_grad():
         samples = gen(torch.randn(4000, 2))
     target_mean = float(data.mean())
@@ -155,6 +157,7 @@ def test_train_gan_dcgan_runs_with_k_and_snapshots(one_thread):
     assert [it for it, _ in history["snapshots"]] == [1, 3, 6]
     assert all(s.shape == (4, 1, 16, 16) for _, s in history["snapshots"])
     assert len(history["g_loss"]) == 6 and all(g < 0 for g in history["g_loss"])
+    assert history["iteration"] == [1, 2, 3, 4, 5, 6]
     assert gen.training and disc.training
     back = gan.from_tanh_range(history["snapshots"][-1][1])
     assert float(back.min()) >= 0 and float(back.max()) <= 1

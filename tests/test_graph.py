@@ -1,12 +1,13 @@
-"""Forward and backward of the computation-graph nodes and the Graph tape."""
+"""Forward and backward of the computation-graph nodes and the Graph tape, and the two worked
+examples of notebook 01 built on them (sigmoid_neuron, chain_gradients)."""
 import math
 
 import numpy as np
 import pytest
 
 from cnncourse.graph import (AddNode, BranchNode, ExpNode, Graph, MulNode, ReLUNode, SigmoidNode,
-                             SquareNode)
-from cnncourse.gradcheck import numerical_gradient
+                             SquareNode, chain_gradients, sigmoid_neuron)
+from cnncourse.gradcheck import numerical_gradient, rel_error
 
 
 def test_add_passes_gradient_unchanged_to_both_inputs():
@@ -176,3 +177,79 @@ def test_graph_rejects_unknown_ids_and_types():
         g.add(x, 5)
     with pytest.raises(TypeError, match="floats or numpy arrays"):
         g.input("one")
+
+
+# -- worked examples of notebook 01 ----------------------------------------------------------
+def test_sigmoid_neuron_matches_hand_values_and_numerical_gradient():
+    tape, numbers = sigmoid_neuron(2.0, -1.0, 0.5, 1.5, 0.5, 1.0)
+    assert isinstance(tape, Graph)
+    assert (numbers["net"], numbers["o"], numbers["E"]) == (0.0, 0.5, 0.125)
+    assert numbers["dE/dw1"] == pytest.approx(-0.25)
+    assert numbers["dE/dw2"] == pytest.approx(0.125)
+    assert numbers["dE/db"] == pytest.approx(-0.125)
+    assert all(isinstance(value, float) for value in numbers.values())
+    labels = [node["label"] for node in tape.to_data()["nodes"] if node["op"] == "input"]
+    assert labels == ["o1", "w1", "o2", "w2", "b", "-t", "1/2"]
+
+    def loss(p):
+        o1, o2, w1, w2, b = p
+        return 0.5 * (1 / (1 + np.exp(-(w1 * o1 + w2 * o2 + b))) - 0.3) ** 2
+
+    point = np.array([0.7, -1.3, 0.4, -0.9, 0.2])
+    _, numbers = sigmoid_neuron(*point[:2], *point[2:], t=0.3)
+    analytic = [numbers[k] for k in ("dE/do1", "dE/do2", "dE/dw1", "dE/dw2", "dE/db")]
+    assert rel_error(analytic, numerical_gradient(loss, point.copy())) < 1e-8
+
+
+def test_sigmoid_neuron_saturation_shrinks_the_gradient():
+    # Notebook 01's comparison: b = -5 saturates the neuron (o near 0), the error grows about
+    # 4x while dE/dw1 shrinks about 31x.
+    _, before = sigmoid_neuron(o1=2.0, o2=-1.0, w1=0.5, w2=1.5, b=0.5, t=1.0)
+    _, saturated = sigmoid_neuron(o1=2.0, o2=-1.0, w1=0.5, w2=1.5, b=-5.0, t=1.0)
+    o = saturated["o"]
+    assert saturated["dE/dw1"] == pytest.approx((o - 1.0) * o * (1 - o) * 2.0)
+    assert round(saturated["E"] / before["E"]) == 4
+    assert round(before["dE/dw1"] / saturated["dE/dw1"]) == 31
+
+
+def test_chain_gradients_sigmoid_is_a_power_of_the_local_gradient():
+    s = 1 / (1 + np.exp(-10.0))
+    local = s * (1 - s)
+    grads = chain_gradients("sigmoid", 5, net=10.0)
+    assert grads.shape == (5,) and grads.dtype == np.float64
+    # layer k receives L - k + 1 local factors
+    assert np.allclose(grads, local ** np.arange(5, 0, -1), rtol=1e-12, atol=0)
+    assert np.allclose(chain_gradients("sigmoid", 3, net=0.0), [0.25 ** 3, 0.25 ** 2, 0.25])
+    assert chain_gradients("sigmoid", 1, net=0.0).shape == (1,)
+
+
+def test_chain_gradients_agrees_with_the_graph_tape():
+    # The closed form above is what backprop on a tape of sigmoid nodes gives.
+    g = Graph()
+    o = g.input(0.0, "x")
+    biases = []
+    for k in range(4):
+        biases.append(g.input(10.0 - g.value(o), f"b{k + 1}"))
+        o = g.sigmoid(g.add(o, biases[-1]))
+    g.backward(o)
+    assert np.allclose([g.grad(b) for b in biases], chain_gradients("sigmoid", 4, net=10.0),
+                       rtol=1e-9, atol=0)
+
+
+def test_chain_gradients_relu_and_underflow():
+    assert np.array_equal(chain_gradients("relu", 30, net=1.0), np.ones(30))
+    assert np.array_equal(chain_gradients("relu", 3, net=0.0), np.zeros(3))
+    grads32 = chain_gradients("sigmoid", 11, dtype=np.float32)
+    assert grads32.dtype == np.float32
+    assert grads32[0] == 0.0 and grads32[1] > 0.0       # 11 factors underflow, 10 do not
+    grads64 = chain_gradients("sigmoid", 75)
+    assert grads64[0] == 0.0 and grads64[1] > 0.0
+
+
+def test_chain_gradients_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="tanh"):
+        chain_gradients("tanh", 3)
+    with pytest.raises(ValueError, match="depth"):
+        chain_gradients("relu", 0)
+    with pytest.raises(ValueError, match="depth"):
+        chain_gradients("relu", True)

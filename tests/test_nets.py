@@ -155,11 +155,29 @@ def test_trainer_history_and_optimizer_choice():
     trainer = Trainer(net, x[:100], t[:100], x[100:], t[100:], epochs=5, batch_size=16,
                       optimizer="momentum", lr=0.05, seed=0, progress=False)
     hist = trainer.fit()
+    # The keys of the torch fit's history (see tests/test_torch_train.py), plus "batch_loss".
     assert {k: len(v) for k, v in hist.items()} == {
-        "train_loss": 5, "train_acc": 5, "test_acc": 5, "batch_loss": 5 * 7, "epoch_time": 5}
+        "epoch": 5, "train_loss": 5, "train_acc": 5, "test_loss": 5, "test_acc": 5,
+        "batch_loss": 5 * 7, "epoch_time": 5}
+    assert hist["epoch"] == [1, 2, 3, 4, 5]
     assert hist["train_loss"][-1] < hist["train_loss"][0]
+    assert hist["test_loss"][-1] < hist["test_loss"][0]
     assert hist["test_acc"][-1] > 0.8
     assert hist["train_acc"][-1] == pytest.approx(net.accuracy(x[:100], t[:100]))
+    # test_loss is net.loss on the test set in eval mode, whatever the evaluation batch size
+    assert hist["test_loss"][-1] == pytest.approx(net.eval().loss(x[100:], t[100:]), rel=1e-12)
+    net.train()
+
+
+def test_trainer_test_loss_is_batched_and_in_eval_mode():
+    x, t = _toy(n=30, seed=13)
+    net = DeepMLP(5, [8], 3, dropout=0.5, seed=14)
+    hist = Trainer(net, x[:20], t[:20], x[20:], t[20:], epochs=1, batch_size=5,
+                   eval_batch_size=3, progress=False).fit()
+    assert net.training, "fit leaves the net in training mode"
+    expected = net.eval().loss(x[20:], t[20:])      # dropout off: deterministic
+    net.train()
+    assert hist["test_loss"] == [pytest.approx(expected, rel=1e-12)]
 
 
 def test_trainer_accepts_an_optimizer_instance_and_shows_progress(capsys):
@@ -169,7 +187,8 @@ def test_trainer_accepts_an_optimizer_instance_and_shows_progress(capsys):
     before = net.params["W1"].copy()
     hist = Trainer(net, x, t, epochs=2, batch_size=10, optimizer=opt, progress=True,
                    verbose=True).fit()
-    assert hist["test_acc"] == [] and len(hist["batch_loss"]) == 6
+    assert "test_acc" not in hist and "test_loss" not in hist and len(hist["batch_loss"]) == 6
+    assert hist["epoch"] == [1, 2]
     assert not np.array_equal(before, net.params["W1"])
     captured = capsys.readouterr()
     assert "epoch 2/2" in captured.err  # the bar

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import cnncourse
-from cnncourse.aids.summary import ModelSummary, SummaryRow, channels_last, summary
+from cnncourse.aids.summary import (LAYER_KINDS, ModelSummary, SummaryRow, channels_last,
+                                    format_shape, layer_kind, summary)
 
 KERAS_PARAMS = [896, 0, 18496, 0, 36928, 0, 65600, 650]
 KERAS_SHAPES = [(30, 30, 32), (15, 15, 32), (13, 13, 64), (6, 6, 64), (4, 4, 64), (1024,),
@@ -37,8 +38,11 @@ def test_keras_example_table():
     with pytest.raises(KeyError, match="no layer named 'dense3'"):
         result["dense3"]
     plain = result.as_dicts()
-    assert plain[0] == {"name": "conv1", "type": "Conv2d", "output_shape": [32, 30, 30],
-                        "keras_shape": [30, 30, 32], "params": 896, "trainable_params": 896}
+    assert plain[0] == {"name": "conv1", "type": "Conv2d", "kind": "conv",
+                        "output_shape": [32, 30, 30], "keras_shape": [30, 30, 32],
+                        "params": 896, "trainable_params": 896}
+    assert [row.kind for row in result.rows] == ["conv", "pool", "conv", "pool", "conv", "other",
+                                                 "fc", "fc"]
     assert torch.is_tensor(next(keras_example().parameters()))
 
 
@@ -213,8 +217,8 @@ def test_numpy_and_torch_summaries_agree():
     from cnncourse.torch.models import keras_example
     numpy_rows = summary(_numpy_keras_net(), (3, 32, 32), verbose=False).param_rows()
     torch_rows = summary(keras_example(), (3, 32, 32), verbose=False).param_rows()
-    assert [(r.params, r.output_shape) for r in numpy_rows] == \
-        [(r.params, r.output_shape) for r in torch_rows]
+    assert [(r.params, r.output_shape, r.kind) for r in numpy_rows] == \
+        [(r.params, r.output_shape, r.kind) for r in torch_rows]
 
 
 def test_channels_last_helper_and_row():
@@ -277,3 +281,131 @@ def test_repr_is_short():
     result = ModelSummary("Net", (3,), [SummaryRow("fc", "Linear", (2,), 8, 8)], 8, 8)
     assert repr(result) == "ModelSummary(Net: 1 rows, 8 params, 8 trainable)"
     assert "Total params: 8" in str(result)
+
+
+# --- one home for the model table: classifier, row type, shape formatter -----------------
+def test_layer_kind_of_numpy_layers():
+    from cnncourse.conv import Convolution
+    from cnncourse.layers import Affine, BatchNorm, Dropout, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
+    from cnncourse.pooling import GlobalAvgPooling, Pooling
+    layers = [Convolution(np.zeros((2, 1, 3, 3)), np.zeros(2)), Affine(np.zeros((3, 2)), np.zeros(2)),
+              BatchNorm(np.ones(2), np.zeros(2)), Pooling(2, 2), GlobalAvgPooling(), ReLU(),
+              Sigmoid(), Tanh(), Dropout(0.5), SoftmaxWithLoss(), object()]
+    assert [layer_kind(layer) for layer in layers] == [
+        "conv", "fc", "norm", "pool", "pool", "act", "act", "act", "dropout", "loss", "other"]
+
+
+def test_layer_kind_of_torch_modules():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    modules = {"conv": [nn.Conv1d(1, 1, 1), nn.Conv2d(1, 1, 1), nn.ConvTranspose2d(1, 1, 2)],
+               "fc": [nn.Linear(2, 2)],
+               "norm": [nn.BatchNorm2d(2), nn.LayerNorm(2), nn.GroupNorm(1, 2),
+                        nn.LocalResponseNorm(2), nn.InstanceNorm2d(2)],
+               "pool": [nn.MaxPool2d(2), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1)],
+               "act": [nn.ReLU(), nn.Tanh(), nn.LeakyReLU(0.2), nn.PReLU(), nn.Softmax(dim=1)],
+               "dropout": [nn.Dropout(), nn.Dropout2d()],
+               "loss": [nn.CrossEntropyLoss()],
+               "other": [nn.Flatten(), nn.Sequential(), nn.Identity()]}
+    for kind, group in modules.items():
+        assert [layer_kind(m) for m in group] == [kind] * len(group), kind
+    assert set(modules) == set(LAYER_KINDS)
+    # by type, not by name: the old name-based guess called a module named "conv" a conv
+    assert layer_kind(nn.Sequential(nn.Linear(2, 2))) == "other"
+
+
+def test_layer_kind_wants_a_layer_not_a_name():
+    with pytest.raises(TypeError, match="layer object, got the str 'conv1'"):
+        layer_kind("conv1")
+
+
+def test_layer_kind_never_imports_torch():
+    code = ("import sys\n"
+            "from cnncourse.aids.summary import layer_kind\n"
+            "from cnncourse.layers import ReLU\n"
+            "assert layer_kind(ReLU()) == 'act' and layer_kind(3) == 'other'\n"
+            "sys.exit(1 if 'torch' in sys.modules else 0)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_summary_row_checks_its_kind():
+    assert SummaryRow("a", "Foo", (2,), 0, 0).kind == "other"
+    with pytest.raises(ValueError, match="kind must be one of"):
+        SummaryRow("a", "Conv2d", (2,), 0, 0, "Conv2d")
+
+
+def test_format_shape_is_the_one_shape_formatter():
+    assert format_shape((96, 55, 55)) == "(96, 55, 55)"
+    assert format_shape((10,)) == "10"
+    assert format_shape(()) == "scalar"
+    assert format_shape(((10,), (3, 2))) == "10, (3, 2)"
+    import cnncourse.aids.model_explorer as explorer
+    # the explorer uses this one (no second formatter, no second row type)
+    assert getattr(explorer, "format_shape", format_shape) is format_shape
+    assert not hasattr(explorer, "LayerRow")
+
+
+# --- no module shadowed, no import cycle ---------------------------------------------------
+def test_torch_summary_stays_a_module():
+    pytest.importorskip("torch")
+    import inspect
+
+    import cnncourse.torch
+    import cnncourse.torch.summary as torch_summary
+    assert inspect.ismodule(cnncourse.torch.summary) and cnncourse.torch.summary is torch_summary
+    assert cnncourse.torch.summarize_module is torch_summary.summarize_module
+    # the torch side imports the types, never the dispatcher that calls back into it
+    assert not hasattr(torch_summary, "summary")
+
+
+def _module_level_imports(path, package_root):
+    """cnncourse modules a file imports at module level (not inside functions)."""
+    import ast
+    module = ".".join(path.relative_to(package_root.parent).with_suffix("").parts)
+    is_package = path.name == "__init__.py"
+    if is_package:
+        module = module.rsplit(".__init__", 1)[0]
+    package = module if is_package else module.rpartition(".")[0]
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "cnncourse"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "cnncourse":
+                continue
+            found.add(target)
+            for alias in node.names:
+                found.add(f"{target}.{alias.name}")
+    return module, found
+
+
+def test_no_import_cycle_at_module_level():
+    # What runs at import time must form a DAG; the lazy dispatch of cnncourse.summary to the
+    # torch side sits inside a function, after both modules are loaded.
+    from pathlib import Path
+    root = Path(cnncourse.__file__).resolve().parent
+    graph = dict(_module_level_imports(path, root) for path in root.rglob("*.py"))
+    graph = {m: sorted(i for i in imports if i in graph and i != m) for m, imports in graph.items()}
+    state, cycles = {}, []
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in graph[node]:
+            if state.get(nxt) == "open":
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, f"import cycles: {cycles}"
+    assert "cnncourse.aids.summary" in graph["cnncourse.torch.summary"]
+    assert "cnncourse.torch.summary" not in graph["cnncourse.aids.summary"]

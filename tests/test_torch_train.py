@@ -94,19 +94,23 @@ def test_fit_history_and_repeatability(one_thread):
 
     history = run()
     assert history["epoch"] == [1, 2, 3]
-    assert set(history) == {"epoch", "loss", "train_acc", "test_loss", "test_acc", "lr", "time"}
+    # The keys of the numpy Trainer's history (see tests/test_nets.py), plus "lr".
+    assert set(history) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc",
+                            "epoch_time", "lr"}
     assert all(len(v) == 3 for v in history.values())
-    assert history["loss"][-1] < history["loss"][0]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert all(t > 0 for t in history["epoch_time"])
     assert history["test_acc"][-1] > 0.85
     again = run()
-    assert again["loss"] == history["loss"] and again["test_acc"] == history["test_acc"]
+    assert again["train_loss"] == history["train_loss"]
+    assert again["test_acc"] == history["test_acc"]
 
 
 def test_fit_cosine_schedule_and_errors(one_thread):
     train, _ = digits_loaders(size=8, batch_size=256)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     history = fit(model, train, None, epochs=2, lr=0.01, progress=False, schedule="cosine")
-    assert "test_acc" not in history
+    assert set(history) == {"epoch", "train_loss", "train_acc", "epoch_time", "lr"}
     assert history["lr"][0] == pytest.approx(0.01 * (1 + np.cos(np.pi / 2)) / 2)
     assert history["lr"][-1] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
@@ -160,25 +164,62 @@ def test_plot_history_and_sample_grid():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from cnncourse.viz.training import plot_history, plot_sample_grid
-    h1 = {"epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.3], "train_acc": [0.5, 0.8, 0.9],
-          "test_acc": [0.4, 0.7, 0.85], "time": [1, 1, 1]}
+    h1 = {"epoch": [1, 2, 3], "train_loss": [1.0, 0.5, 0.3], "train_acc": [0.5, 0.8, 0.9],
+          "test_acc": [0.4, 0.7, 0.85], "epoch_time": [1, 1, 1], "lr": [0.1, 0.1, 0.1]}
     axes = plot_history(h1)
     assert len(axes) == 2
     assert [line.get_label() for line in axes[1].lines] == ["train_acc", "test_acc"]
     assert list(axes[0].lines[0].get_ydata()) == [1.0, 0.5, 0.3]
+    assert axes[0].get_xlabel() == "epoch"
     both = plot_history({"plain": h1, "residual": h1}, keys=["test_acc"])
     assert [line.get_label() for line in both[0].lines] == ["plain test_acc",
                                                             "residual test_acc"]
-    gan_history = {"d_loss": [1.3, 1.2], "g_loss": [0.7, 0.8], "d_real": [0.5, 0.6],
-                   "snapshots": [(1, torch.zeros(2, 1, 4, 4))]}
+    gan_history = {"iteration": [1, 2], "d_loss": [1.3, 1.2], "g_loss": [0.7, 0.8],
+                   "d_real": [0.5, 0.6], "snapshots": [(1, torch.zeros(2, 1, 4, 4))]}
     gan_axes = plot_history(gan_history)
     assert {line.get_label() for line in gan_axes[0].lines} == {"d_loss", "g_loss"}
+    assert gan_axes[0].get_xlabel() == "iteration"
     with pytest.raises(ValueError, match=r"keys \['acc'\] not in the history"):
         plot_history(h1, keys=["acc"])
     ax = plot_sample_grid(torch.rand(6, 1, 8, 8) * 2 - 1, nrow=3, value_range=(-1, 1),
                           title="samples")
     assert ax.images[0].get_array().shape == (2 * 9 + 1, 3 * 9 + 1)
     assert ax.get_title() == "samples"
+    plt.close("all")
+
+
+def test_plot_history_draws_numpy_and_torch_histories_alike(one_thread):
+    # One plot helper for both training loops: the same panels and curves from either history.
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from cnncourse.data import load_digits
+    from cnncourse.nets import DeepMLP
+    from cnncourse.trainer import Trainer
+    from cnncourse.viz.training import history_x, plot_history
+
+    (x_train, t_train), (x_test, t_test) = load_digits(size=8, flatten=True)
+    numpy_history = Trainer(DeepMLP(64, [16], 10, seed=0), x_train, t_train, x_test, t_test,
+                            epochs=2, batch_size=128, progress=False).fit()
+    train, test = digits_loaders(size=8, batch_size=128)
+    torch_history = fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), train, test, epochs=2,
+                        progress=False)
+    shared = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "epoch_time"}
+    assert set(numpy_history) - shared == {"batch_loss"}
+    assert set(torch_history) - shared == {"lr"}
+    panels = {}
+    for name, history in (("numpy", numpy_history), ("torch", torch_history)):
+        axes = plot_history(history)
+        panels[name] = [([line.get_label() for line in ax.lines], ax.get_xlabel())
+                        for ax in axes]
+        assert list(axes[0].lines[0].get_xdata()) == [1, 2]
+    assert panels["numpy"] == panels["torch"] == [
+        (["train_loss", "test_loss"], "epoch"), (["train_acc", "test_acc"], "epoch")]
+    # the per-batch losses are drawn only when asked for, against the batch count
+    batches = plot_history(numpy_history, keys=["batch_loss"])[0]
+    assert len(batches.lines[0].get_xdata()) == len(numpy_history["batch_loss"])
+    assert batches.get_xlabel() == "step"
+    assert history_x(numpy_history, 2)[1] == "epoch"
     plt.close("all")
 
 
@@ -201,6 +242,6 @@ def test_degradation_plain_deep_trains_worse_residual_fixes_it(one_thread):
         set_seed(0)
         model = M.mini_resnet(depth, plain=plain, width=8)
         history = fit(model, train, None, epochs=2, lr=1e-3, progress=False)
-        final_loss[depth, plain] = history["loss"][-1]
+        final_loss[depth, plain] = history["train_loss"][-1]
     assert final_loss[32, True] > final_loss[8, True] + 0.2, final_loss
     assert final_loss[32, False] < final_loss[8, True] - 0.2, final_loss

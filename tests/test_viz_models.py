@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from cnncourse.viz.models import (KIND_COLORS, bar_colors, layer_kind, plot_curves,
-                                  plot_ilsvrc_errors, plot_layer_params, shares)
+import cnncourse.viz.models as viz_models
+from cnncourse.aids.summary import LAYER_KINDS
+from cnncourse.viz.models import (KIND_COLORS, bar_colors, plot_ilsvrc_errors, plot_layer_params,
+                                  shares)
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -17,16 +19,16 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.mark.parametrize("name, kind", [("conv1", "conv"), ("Conv2d", "conv"), ("fc6", "fc"),
-                                        ("Linear", "fc"), ("classifier.6", "fc"),
-                                        ("pool1", "other"), ("ReLU", "other")])
-def test_layer_kind(name, kind):
-    assert layer_kind(name) == kind
+def test_the_plot_module_does_not_classify_layers():
+    # Kinds come from cnncourse.aids.summary.layer_kind; learning curves from viz.training.
+    assert not hasattr(viz_models, "layer_kind") and not hasattr(viz_models, "plot_curves")
 
 
 def test_bar_colors_maps_unknown_kinds_to_gray():
-    assert bar_colors(["conv", "fc", "pool"]) == [KIND_COLORS["conv"], KIND_COLORS["fc"],
-                                                  KIND_COLORS["other"]]
+    assert bar_colors(["conv", "fc", "norm", "pool", "act"]) == [
+        KIND_COLORS["conv"], KIND_COLORS["fc"], KIND_COLORS["norm"], KIND_COLORS["other"],
+        KIND_COLORS["other"]]
+    assert set(KIND_COLORS) <= set(LAYER_KINDS)
 
 
 def test_shares_sum_to_one_and_check_input():
@@ -41,7 +43,7 @@ def test_shares_sum_to_one_and_check_input():
 def test_plot_layer_params_draws_one_bar_per_layer():
     names = ["conv1", "conv2", "fc6", "fc7"]
     params = [100, 300, 500, 100]
-    ax = plot_layer_params(names, params, title="toy")
+    ax = plot_layer_params(names, params, ["conv", "conv", "fc", "fc"], title="toy")
     assert len(ax.patches) == 4
     assert [p.get_height() for p in ax.patches] == params
     assert [p.get_facecolor() for p in ax.patches][0] != [p.get_facecolor() for p in ax.patches][2]
@@ -56,7 +58,9 @@ def test_plot_layer_params_log_scale_and_errors():
     ax = plot_layer_params(["a", "b"], [10, 10_000], kinds=["conv", "fc"], log=True)
     assert ax.get_yscale() == "log"
     with pytest.raises(ValueError, match="2 names but 3"):
-        plot_layer_params(["a", "b"], [1, 2, 3])
+        plot_layer_params(["a", "b"], [1, 2, 3], ["conv", "fc"])
+    with pytest.raises(TypeError):
+        plot_layer_params(["conv1", "fc6"], [1, 2])       # kinds are given, never guessed
     with pytest.raises(ValueError, match="1 kinds for 2 layers"):
         plot_layer_params(["a", "b"], [1, 2], kinds=["conv"])
 
@@ -72,10 +76,19 @@ def test_plot_ilsvrc_errors():
         plot_ilsvrc_errors(["x"], [1.0, 2.0])
 
 
-def test_plot_curves():
-    ax = plot_curves({"plain": [2.0, 1.5, 1.4], "residual": [2.0, 0.8]}, title="t")
-    assert len(ax.lines) == 2
-    assert list(ax.lines[1].get_ydata()) == [2.0, 0.8]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["plain", "residual"]
-    with pytest.raises(ValueError, match="no curves"):
-        plot_curves({})
+def test_plot_layer_params_draws_kinds_of_summary_rows():
+    # The bars take their kinds from the one classifier, through cnncourse.summary's rows.
+    from collections import OrderedDict
+
+    import numpy as np
+
+    from cnncourse.aids.summary import summary
+    from cnncourse.layers import Affine, ReLU
+
+    class Net:
+        layers = OrderedDict([("Affine1", Affine(np.zeros((4, 3)), np.zeros(3))),
+                              ("Relu1", ReLU()), ("Affine2", Affine(np.zeros((3, 2)), np.zeros(2)))])
+
+    rows = summary(Net(), (4,), verbose=False).param_rows()
+    ax = plot_layer_params([r.name for r in rows], [r.params for r in rows], [r.kind for r in rows])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fc: 23 (100.0%)"]

@@ -5,22 +5,37 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from cnncourse.aids.model_explorer import (LayerRow, cumulative_params, explorer_view, format_count,
-                                      format_row, format_shape, make_rows, param_share,
-                                      params_by_kind, row_at, total_params)
+from cnncourse.aids.model_explorer import (cumulative_params, explorer_view, format_count,
+                                           format_row, output_values, param_share,
+                                           params_by_kind, row_at, total_params)
+from cnncourse.aids.summary import SummaryRow
 from cnncourse.widgets.models import cumulative_bar_html, layer_explorer
 
+
+def _rows(layers):
+    """SummaryRows from (name, type, kind, output_shape, params) tuples."""
+    return [SummaryRow(name, type_, shape, params, params, kind)
+            for name, type_, kind, shape, params in layers]
+
+
 # AlexNet's conv and FC layers (paper version with groups), counted by hand in notebook 07.
-ALEXNET = [("conv1", "Conv2d", (96, 55, 55), 34_944), ("pool1", "MaxPool2d", (96, 27, 27), 0),
-           ("conv2", "Conv2d", (256, 27, 27), 307_456), ("conv3", "Conv2d", (384, 13, 13), 885_120),
-           ("conv4", "Conv2d", (384, 13, 13), 663_936), ("conv5", "Conv2d", (256, 13, 13), 442_624),
-           ("fc6", "Linear", (4096,), 37_752_832), ("fc7", "Linear", (4096,), 16_781_312),
-           ("fc8", "Linear", (1000,), 4_097_000)]
+ALEXNET = _rows([
+    ("conv1", "Conv2d", "conv", (96, 55, 55), 34_944), ("pool1", "MaxPool2d", "pool", (96, 27, 27), 0),
+    ("conv2", "Conv2d", "conv", (256, 27, 27), 307_456), ("conv3", "Conv2d", "conv", (384, 13, 13), 885_120),
+    ("conv4", "Conv2d", "conv", (384, 13, 13), 663_936), ("conv5", "Conv2d", "conv", (256, 13, 13), 442_624),
+    ("fc6", "Linear", "fc", (4096,), 37_752_832), ("fc7", "Linear", "fc", (4096,), 16_781_312),
+    ("fc8", "Linear", "fc", (1000,), 4_097_000)])
 
 
 def test_cumulative_params_running_total():
     assert cumulative_params([3, 0, 4, 10]) == [3, 3, 7, 17]
     assert cumulative_params([]) == []
+
+
+def test_cumulative_params_of_rows():
+    totals = cumulative_params(ALEXNET)
+    assert totals[5] == 2_334_080  # conv total of the grouped AlexNet
+    assert totals[-1] == total_params(ALEXNET) == 60_965_224
 
 
 def test_cumulative_params_rejects_negative_counts():
@@ -37,73 +52,46 @@ def test_cumulative_params_is_monotone_and_ends_at_sum(counts):
         assert totals[-1] == sum(counts)
 
 
-def test_make_rows_fills_index_and_cumulative():
-    rows = make_rows(ALEXNET)
-    assert [r.index for r in rows] == list(range(len(ALEXNET)))
-    assert rows[5].cumulative == 2_334_080  # conv total of the grouped AlexNet
-    assert rows[-1].cumulative == total_params(rows) == 60_965_224
-    assert rows[0].output_shape == (96, 55, 55)
-
-
-def test_make_rows_rejects_malformed_layers():
-    with pytest.raises(ValueError, match="expected \\(name, kind, output_shape, params\\)"):
-        make_rows([("conv1", "Conv2d", 34_944)])
-
-
 def test_params_by_kind_and_share():
-    rows = make_rows(ALEXNET)
-    assert params_by_kind(rows) == {"Conv2d": 2_334_080, "Linear": 58_631_144}
-    assert param_share(rows, "Linear") == pytest.approx(58_631_144 / 60_965_224)
-    assert param_share(rows, ("Linear", "Conv2d")) == pytest.approx(1.0)
+    assert params_by_kind(ALEXNET) == {"conv": 2_334_080, "fc": 58_631_144}
+    assert param_share(ALEXNET, "fc") == pytest.approx(58_631_144 / 60_965_224)
+    assert param_share(ALEXNET, ("fc", "conv")) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="no parameters"):
-        param_share(make_rows([("relu", "ReLU", (4,), 0)]), "Linear")
+        param_share(_rows([("relu", "ReLU", "act", (4,), 0)]), "fc")
 
 
 def test_row_at_names_the_valid_range():
-    rows = make_rows(ALEXNET)
-    assert row_at(rows, 6).name == "fc6"
+    assert row_at(ALEXNET, 6).name == "fc6"
     with pytest.raises(IndexError, match=r"outside 0\.\.8"):
-        row_at(rows, 9)
+        row_at(ALEXNET, 9)
     with pytest.raises(ValueError, match="empty"):
         row_at([], 0)
 
 
+def test_output_values():
+    assert output_values((96, 55, 55)) == 290_400
+    assert output_values((10,)) == 10 and output_values(()) == 1
+    assert output_values(((10,), (3, 2))) == 16   # a layer with two outputs
+
+
 def test_formatting():
     assert format_count(60965224) == "60,965,224"
-    assert format_shape((96, 55, 55)) == "96 x 55 x 55"
-    assert format_shape(None) == "-"
-    rows = make_rows(ALEXNET)
-    text = format_row(rows[6], total_params(rows))
-    assert "fc6 (Linear)" in text and "37,752,832 params" in text and "4096" in text
+    text = format_row(ALEXNET, 6)
+    assert text.startswith("[6] fc6 (Linear): output 4096,")
+    assert "37,752,832 params" in text
     assert "cumulative 40,086,912" in text and "65.8%" in text
+    assert "output (96, 55, 55)" in format_row(ALEXNET, 0)
 
 
 def test_explorer_view_values():
-    rows = make_rows(ALEXNET)
-    view = explorer_view(rows, 0)
-    assert view["neurons"] == 290_400
+    view = explorer_view(ALEXNET, 0)
+    assert view["neurons"] == 290_400 and view["cumulative"] == 34_944
     assert view["fraction"] == pytest.approx(34_944 / 60_965_224)
     assert view["layer_fraction"] == pytest.approx(view["fraction"])
     assert view["position"] == "layer 1 of 9"
-    last = explorer_view(rows, 8)
+    last = explorer_view(ALEXNET, 8)
     assert last["fraction"] == 1.0 and last["neurons"] == 1000
-    assert explorer_view(make_rows([("x", "Foo", None, 5)]), 0)["neurons"] == 0
-
-
-def test_rows_from_summary_takes_first_of_several_outputs():
-    from types import SimpleNamespace
-
-    from cnncourse.aids.model_explorer import rows_from_summary
-
-    fake = SimpleNamespace(rows=[SimpleNamespace(name="conv", type="Conv2d", output_shape=(4, 5, 5),
-                                                 params=40),
-                                 SimpleNamespace(name="heads", type="Heads",
-                                                 output_shape=((10,), (3, 2)), params=7),
-                                 SimpleNamespace(name="odd", type="Odd", output_shape=(2, (3,)),
-                                                 params=0)])
-    rows = rows_from_summary(fake)
-    assert [r.output_shape for r in rows] == [(4, 5, 5), (10,), None]
-    assert [r.cumulative for r in rows] == [40, 47, 47]
+    assert explorer_view(_rows([("x", "Foo", "other", (), 5)]), 0)["neurons"] == 1
 
 
 # --- layer_rows walks real torch models -------------------------------------------------
@@ -122,11 +110,13 @@ def test_layer_rows_lenet5_shapes_and_params():
     from cnncourse.aids.model_explorer import layer_rows
 
     rows = layer_rows(_lenet5(), (1, 32, 32))
-    assert len(rows) == 12
-    assert [r.output_shape for r in rows if r.kind == "Conv2d"] == [(6, 28, 28), (16, 10, 10),
-                                                                    (120, 1, 1)]
+    assert len(rows) == 12 and all(isinstance(r, SummaryRow) for r in rows)
+    assert [r.output_shape for r in rows if r.kind == "conv"] == [(6, 28, 28), (16, 10, 10),
+                                                                  (120, 1, 1)]
+    assert [r.kind for r in rows[:3]] == ["conv", "act", "pool"]
     assert [r.params for r in rows if r.params] == [156, 2416, 48120, 10164, 850]
-    assert rows[-1].cumulative == 61_706
+    assert cumulative_params(rows)[-1] == 61_706
+    assert params_by_kind(rows) == {"conv": 156 + 2416 + 48120, "fc": 10164 + 850}
     assert rows[-1].output_shape == (10,)
 
 
@@ -140,7 +130,7 @@ def test_layer_rows_on_meta_device_allocates_nothing_and_restores_mode():
     rows = layer_rows(model, (3, 8, 8))
     assert model.training, "layer_rows must put the model back into training mode"
     assert rows[0].output_shape == (64, 8, 8)
-    assert rows[-1].cumulative == sum(p.numel() for p in model.parameters()) == 1792 + 40970
+    assert cumulative_params(rows)[-1] == sum(p.numel() for p in model.parameters()) == 1792 + 40970
 
 
 class _SharedReluBlock(nn.Module):
@@ -165,7 +155,7 @@ def test_layer_rows_shared_module_and_direct_parameters():
     assert names.count("0.relu") == 2, names
     assert "0" in names, "a module owning parameters directly needs its own row"
     assert dict((r.name, r.params) for r in rows if r.params) == {"0.conv": 38, "0": 2, "2": 99}
-    assert rows[-1].cumulative == sum(p.numel() for p in model.parameters())
+    assert cumulative_params(rows)[-1] == sum(p.numel() for p in model.parameters())
 
 
 def test_layer_rows_rejects_bad_input_size():
@@ -188,8 +178,8 @@ def test_cumulative_bar_html_widths_and_checks():
 
 def test_layer_explorer_builds_and_reacts():
     widgets = pytest.importorskip("ipywidgets")
-    tables = {"AlexNet": make_rows(ALEXNET),
-              "tiny": make_rows([("a", "Conv2d", (2, 2, 2), 10), ("b", "Linear", (3,), 30)])}
+    tables = {"AlexNet": ALEXNET,
+              "tiny": _rows([("a", "Conv2d", "conv", (2, 2, 2), 10), ("b", "Linear", "fc", (3,), 30)])}
     box = layer_explorer(tables)
     assert isinstance(box, widgets.VBox)
     dropdown, slider, info, bar = box.children
@@ -210,4 +200,4 @@ def test_layer_explorer_rejects_bad_tables():
     with pytest.raises(ValueError, match="empty table"):
         layer_explorer({"x": []})
     with pytest.raises(ValueError, match="start model"):
-        layer_explorer({"x": make_rows(ALEXNET)}, start="y")
+        layer_explorer({"x": ALEXNET}, start="y")

@@ -1,7 +1,13 @@
-"""Keras-style model summary: one row per layer with its output shape and parameter count.
+"""Keras-style model summary: one row per layer with its kind, output shape and parameter count.
+
+This module is the one home of the model table: the row type (`SummaryRow`), the result type
+(`ModelSummary`), the layer classifier (`layer_kind`) and the shape formatter (`format_shape`).
+The torch side (`cnncourse.torch.summary`) imports these; nothing here imports torch at import
+time.
 
 `summary(model, input_size)` accepts
-- a PyTorch `nn.Module`: handed to `cnncourse.torch.summary` (torch is imported only then);
+- a PyTorch `nn.Module`: summarized by `cnncourse.torch.summary.summarize_module` (imported
+  only then, and only if torch is already loaded, which it is whenever a module exists);
 - a numpy net of this package (an object with `layers`, each layer naming its learnable
   attributes in `param_names`, see docs/DESIGN.md): summarized here by a dummy forward pass.
 
@@ -11,7 +17,7 @@ framework's order, channels first: (C, H, W). Keras prints channels last; `row.k
 table reads ((30, 30, 32) for the first Conv2D of the Keras example).
 
 The result is a `ModelSummary` dataclass: `rows` (each a `SummaryRow`: name, type,
-output_shape, params, trainable_params), `total_params`, `trainable_params`,
+output_shape, params, trainable_params, kind), `total_params`, `trainable_params`,
 `non_trainable_params`; `as_dicts()` gives plain dicts for tests and autograding.
 """
 from __future__ import annotations
@@ -19,9 +25,86 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-__all__ = ["SummaryRow", "ModelSummary", "summary", "summarize_numpy_net", "channels_last"]
+__all__ = ["LAYER_KINDS", "layer_kind", "SummaryRow", "ModelSummary", "format_shape",
+           "check_input_size", "summary", "summarize_numpy_net", "channels_last"]
+
+# Families of layers, the vocabulary of every per-kind count (param_breakdown, params_by_kind)
+# and of the bar colours in cnncourse.viz.models.
+LAYER_KINDS = ("conv", "fc", "norm", "pool", "act", "dropout", "loss", "other")
+
+
+def _is_torch_module(model: Any) -> bool:
+    # A torch module can only exist if torch is already imported; never import it just to check.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+@lru_cache(maxsize=1)
+def _numpy_kind_table() -> tuple[tuple[tuple[type, ...], str], ...]:
+    # The numpy core: cheap to import, and it never imports torch.
+    from ..conv import Convolution
+    from ..layers import Affine, BatchNorm, Dropout, MSELoss, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
+    from ..pooling import GlobalAvgPooling, Pooling
+
+    return (((Convolution,), "conv"),
+            ((Affine,), "fc"),
+            ((BatchNorm,), "norm"),
+            ((Pooling, GlobalAvgPooling), "pool"),
+            ((ReLU, Sigmoid, Tanh), "act"),
+            ((Dropout,), "dropout"),
+            ((SoftmaxWithLoss, MSELoss), "loss"))
+
+
+@lru_cache(maxsize=1)
+def _torch_kind_table(torch: Any) -> tuple[tuple[tuple[type, ...], str], ...]:
+    nn = torch.nn
+    from torch.nn.modules.batchnorm import _NormBase          # BatchNorm*d, InstanceNorm*d
+    from torch.nn.modules.conv import _ConvNd                  # Conv*d, ConvTranspose*d
+    from torch.nn.modules.dropout import _DropoutNd
+    from torch.nn.modules.loss import _Loss
+    from torch.nn.modules import activation, pooling
+
+    activations = tuple(getattr(activation, name) for name in activation.__all__
+                        if name != "MultiheadAttention")
+    pools = tuple(getattr(pooling, name) for name in pooling.__all__
+                  if "Unpool" not in name)
+    return (((_ConvNd,), "conv"),
+            ((nn.Linear, nn.Bilinear), "fc"),
+            ((_NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm), "norm"),
+            (pools, "pool"),
+            (activations, "act"),
+            ((_DropoutNd,), "dropout"),
+            ((_Loss,), "loss"))
+
+
+def layer_kind(layer: Any) -> str:
+    """Family of a layer, decided by its type: one of `LAYER_KINDS`.
+
+    numpy layers of this package: Convolution -> "conv", Affine -> "fc", BatchNorm -> "norm",
+    Pooling / GlobalAvgPooling -> "pool", ReLU / Sigmoid / Tanh -> "act", Dropout -> "dropout",
+    SoftmaxWithLoss / MSELoss -> "loss".
+    torch modules (checked only when torch is already imported; this never imports it):
+    Conv*d and ConvTranspose*d -> "conv", Linear -> "fc", BatchNorm / InstanceNorm / LayerNorm /
+    GroupNorm / LocalResponseNorm -> "norm", max/avg/adaptive/LP pooling -> "pool", the
+    activations of torch.nn (ReLU, Tanh, LeakyReLU, Softmax, ...) -> "act", Dropout* ->
+    "dropout", losses -> "loss".
+    Anything else (Flatten, Sequential, a custom module owning parameters) -> "other".
+
+    Input: a layer object (not a name: "conv1" and "Conv2d" are strings, not layers).
+    Output: str
+    """
+    if isinstance(layer, (str, type)):
+        raise TypeError(f"layer_kind takes a layer object, got the {type(layer).__name__} "
+                        f"{layer!r}; pass the layer itself, e.g. model.conv1")
+    table = (_torch_kind_table(sys.modules["torch"]) if _is_torch_module(layer)
+             else _numpy_kind_table())
+    for types, kind in table:
+        if isinstance(layer, types):
+            return kind
+    return "other"
 
 
 def channels_last(shape: tuple) -> tuple:
@@ -45,6 +128,10 @@ class SummaryRow:
     - output_shape: output shape without the batch dimension, channels first
     - params: parameters the layer holds itself (0 when a layer runs again after its first call)
     - trainable_params: how many of them are trained (requires_grad)
+    - kind: the layer's family from `layer_kind` ("conv", "fc", "norm", "pool", ...)
+
+    A list of rows is a model table: `cnncourse.aids.model_explorer` adds running totals and
+    per-kind sums on top of it.
     """
 
     name: str
@@ -52,6 +139,11 @@ class SummaryRow:
     output_shape: tuple
     params: int
     trainable_params: int
+    kind: str = "other"
+
+    def __post_init__(self) -> None:
+        if self.kind not in LAYER_KINDS:
+            raise ValueError(f"kind must be one of {LAYER_KINDS}, got {self.kind!r}")
 
     @property
     def trainable(self) -> bool:
@@ -64,9 +156,9 @@ class SummaryRow:
         return channels_last(self.output_shape)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict: name, type, output_shape (list), keras_shape (list), params,
+        """Plain dict: name, type, kind, output_shape (list), keras_shape (list), params,
         trainable_params."""
-        return {"name": self.name, "type": self.type,
+        return {"name": self.name, "type": self.type, "kind": self.kind,
                 "output_shape": _listify(self.output_shape),
                 "keras_shape": _listify(self.keras_shape),
                 "params": self.params, "trainable_params": self.trainable_params}
@@ -117,11 +209,11 @@ class ModelSummary:
         lines = []
         for row in self.rows:
             shape = row.keras_shape if use_channels_last else row.output_shape
-            lines.append((f"{row.name} ({row.type})", _format_shape(shape), f"{row.params:,}"))
+            lines.append((f"{row.name} ({row.type})", format_shape(shape), f"{row.params:,}"))
         widths = [max([len(header[i])] + [len(line[i]) for line in lines]) + 3 for i in range(3)]
         total_width = sum(widths)
         order = "channels last" if use_channels_last else "channels first"
-        out = [f'Model: "{self.model_name}"  (input {_format_shape(self.input_size)}, '
+        out = [f'Model: "{self.model_name}"  (input {format_shape(self.input_size)}, '
                f'shapes without batch, {order})',
                "_" * total_width,
                "".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
@@ -145,15 +237,26 @@ class ModelSummary:
                 f"{self.total_params:,} params, {self.trainable_params:,} trainable)")
 
 
-def _format_shape(shape: tuple) -> str:
+def format_shape(shape: Sequence) -> str:
+    """A batch-free shape as the summary table and the model explorer print it.
+
+    (96, 55, 55) -> '(96, 55, 55)'; (10,) -> '10' (a vector, as Keras's Dense rows);
+    () -> 'scalar' (one number per example); ((10,), (3, 2)) -> '10, (3, 2)' (a layer returning
+    several tensors).
+    """
+    shape = tuple(shape)
     if shape and all(isinstance(s, tuple) for s in shape):
-        return ", ".join(_format_shape(s) for s in shape)
+        return ", ".join(format_shape(s) for s in shape)
+    if not shape:
+        return "scalar"
     if len(shape) == 1:
         return str(shape[0])
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def _check_input_size(input_size: Sequence[int] | int) -> tuple[int, ...]:
+def check_input_size(input_size: Sequence[int] | int) -> tuple[int, ...]:
+    """`input_size` as a tuple of positive ints (an int n becomes (n,)); ValueError otherwise,
+    naming the value."""
     if isinstance(input_size, int) and not isinstance(input_size, bool):
         input_size = (input_size,)
     if not isinstance(input_size, Sequence) or not input_size or not all(
@@ -176,7 +279,7 @@ def summarize_numpy_net(net: Any, input_size: Sequence[int] | int,
     """
     import numpy as np
 
-    size = _check_input_size(input_size)
+    size = check_input_size(input_size)
     layers = getattr(net, "layers", None)
     if layers is None:
         raise TypeError(f"{type(net).__name__} has no `layers`; expected a numpy net with an "
@@ -205,19 +308,13 @@ def summarize_numpy_net(net: Any, input_size: Sequence[int] | int,
             params = sum(int(np.asarray(getattr(layer, name)).size)
                          for name in getattr(layer, "param_names", ()))
             rows.append(SummaryRow(str(key), type(layer).__name__, tuple(np.shape(x))[1:],
-                                   params, params))
+                                   params, params, layer_kind(layer)))
     finally:
         for key, layer in items:
             if key in saved_modes:
                 layer.training = saved_modes[key]
     total = sum(row.params for row in rows)
     return ModelSummary(type(net).__name__, size, rows, total, total)
-
-
-def _is_torch_module(model: Any) -> bool:
-    # A torch module can only exist if torch is already imported; never import it just to check.
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
 
 
 def summary(model: Any, input_size: Sequence[int] | int, *, channels_last: bool = False,
@@ -232,7 +329,7 @@ def summary(model: Any, input_size: Sequence[int] | int, *, channels_last: bool 
     - verbose: print the table through `print_fn` (default `print`); False prints nothing
     - batch_size: batch of the dummy forward pass (run in eval mode, without gradients)
 
-    Returns: ModelSummary with rows (name, type, output_shape, params, trainable_params) and
+    Returns: ModelSummary with rows (name, type, output_shape, params, trainable_params, kind) and
     total_params, trainable_params, non_trainable_params. For torch models the per-layer and
     total counts equal torchinfo's.
     """

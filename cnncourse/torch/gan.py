@@ -232,9 +232,10 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: Any, iterati
       vectors (eval mode), for plots of the progress
     - callback(iteration, stats): called after every iteration
 
-    Returns: history dict of per-iteration lists "d_loss", "objective" (J_D), "d_real",
-    "d_fake", "g_loss", "d_gen"; with snapshot_every also "snapshots": list of
-    (iteration, tensor (n_snapshot, ...)) on the CPU
+    Returns: history dict of per-iteration lists "iteration" (1..iterations, the x axis of
+    `cnncourse.viz.training.plot_history`, as "epoch" is for `fit`), "d_loss", "objective"
+    (J_D), "d_real", "d_fake", "g_loss", "d_gen"; with snapshot_every also "snapshots": list
+    of (iteration, tensor (n_snapshot, ...)) on the CPU
     """
     if kind not in GENERATOR_LOSSES:
         raise ValueError(f"kind must be one of {GENERATOR_LOSSES}, got {kind!r}")
@@ -258,7 +259,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: Any, iterati
     fixed_z = sample_noise(n_snapshot, _z_dim(generator), device,
                            torch.Generator().manual_seed(seed + 2))
     keys = ("d_loss", "objective", "d_real", "d_fake", "g_loss", "d_gen")
-    history: dict[str, list] = {key: [] for key in keys}
+    history: dict[str, list] = {"iteration": [], **{key: [] for key in keys}}
     if snapshot_every:
         history["snapshots"] = []
     bar = None
@@ -272,6 +273,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: Any, iterati
             batches = [real[torch.randperm(real.shape[0], generator=draw)[:m].to(device)]
                        for _ in range(k)]
             stats = train_step(generator, discriminator, batches, opt_g, opt_d, kind, noise)
+            history["iteration"].append(iteration)
             for key in keys:
                 history[key].append(stats[key])
             if snapshot_every and (iteration % snapshot_every == 0 or iteration == 1):

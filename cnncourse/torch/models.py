@@ -17,7 +17,8 @@ Small variants train on the bundled digits in seconds on a CPU: `lenet5_digits()
 `Discriminator` for digit images and the fully connected `ToyGenerator` / `ToyDiscriminator`
 for 1-D and 2-D toy distributions. Discriminators return logits; D(x) = sigmoid(logit).
 
-`count_params(model)` and `param_breakdown(model)` count parameters (the conv vs FC split).
+`count_params(model)` and `param_breakdown(model)` count parameters (the conv vs FC split, by
+the one layer classifier `cnncourse.aids.summary.layer_kind`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..aids.summary import layer_kind
+
 __all__ = [
     "count_params", "param_breakdown",
     "lenet5", "lenet5_digits", "alexnet", "vgg16", "keras_example", "KerasExample",
@@ -36,12 +39,6 @@ __all__ = [
     "mini_vgg", "mini_resnet",
     "Generator", "Discriminator", "ToyGenerator", "ToyDiscriminator",
 ]
-
-_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-               nn.ConvTranspose3d)
-_NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm,
-               nn.LocalResponseNorm)
-
 
 # --------------------------------------------------------------------------------------------
 # counting
@@ -57,26 +54,32 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 def param_breakdown(model: nn.Module) -> dict[str, int]:
-    """Split the parameter count by layer kind.
+    """Split the parameter count by layer kind (`cnncourse.aids.summary.layer_kind`).
+
+        counts[kind] = sum over modules m with layer_kind(m) == kind of the parameters m owns
+
+    Every module is visited, also those a forward pass skips (GoogLeNet's auxiliary heads in
+    eval mode); a parameter shared by two modules is counted once, with the first.
 
     Returns: dict with keys
     - "conv": convolution and transposed-convolution weights and biases
     - "fc": fully connected (nn.Linear) weights and biases
-    - "norm": batch/layer/group norm scales and shifts
-    - "other": anything else (parameters held directly by a custom module)
+    - "norm": batch/layer/group/local-response norm scales and shifts
+    - "other": parameters held by a module of no other kind (a custom module's own nn.Parameter)
+    - any other kind of `LAYER_KINDS` that holds parameters (e.g. "act" for PReLU)
     - "total": the sum, equal to `count_params(model)`
     """
     counts = {"conv": 0, "fc": 0, "norm": 0, "other": 0}
+    seen: set[int] = set()
     for module in model.modules():
-        own = sum(p.numel() for p in module.parameters(recurse=False))
-        if isinstance(module, _CONV_TYPES):
-            counts["conv"] += own
-        elif isinstance(module, nn.Linear):
-            counts["fc"] += own
-        elif isinstance(module, _NORM_TYPES):
-            counts["norm"] += own
-        else:
-            counts["other"] += own
+        own = 0
+        for p in module.parameters(recurse=False):
+            if id(p) not in seen:
+                seen.add(id(p))
+                own += p.numel()
+        kind = layer_kind(module)
+        if own or kind in counts:
+            counts[kind] = counts.get(kind, 0) + own
     counts["total"] = sum(counts.values())
     return counts
 

@@ -2,8 +2,10 @@
 
 Forward hooks record every module that is a leaf (has no children) or holds parameters of its
 own, in call order, while one dummy batch runs through the model in eval mode without
-gradients. Shapes leave out the batch dimension and stay channels first; see
-`cnncourse.summary` for the result type and the channels-last display.
+gradients. Shapes leave out the batch dimension and stay channels first. The row and result
+types, the layer classifier and the channels-last display live in `cnncourse.aids.summary`;
+this module imports them and nothing that calls back into it (`cnncourse.summary(model, ...)`
+is the entry point for numpy and torch models alike).
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..aids.summary import ModelSummary, SummaryRow, _check_input_size, summary
+from ..aids.summary import ModelSummary, SummaryRow, check_input_size, layer_kind
 
-__all__ = ["summarize_module", "summary"]
+__all__ = ["summarize_module"]
 
 
 def _output_shape(output) -> tuple:
@@ -42,7 +44,7 @@ def summarize_module(model: nn.Module, input_size: Sequence[int] | int,
 
     Returns: ModelSummary
     """
-    size = _check_input_size(input_size)
+    size = check_input_size(input_size)
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
@@ -63,7 +65,8 @@ def summarize_module(model: nn.Module, input_size: Sequence[int] | int,
                 params = sum(p.numel() for p in own)
                 trainable = sum(p.numel() for p in own if p.requires_grad)
             rows.append(SummaryRow(name or type(module).__name__, type(module).__name__,
-                                   _output_shape(output), params, trainable))
+                                   _output_shape(output), params, trainable,
+                                   layer_kind(module)))
         return hook
 
     for name, module in model.named_modules():

@@ -167,10 +167,13 @@ def fit(model: nn.Module, train_loader: DataLoader, test_loader: DataLoader | No
     - schedule: None (constant lr) or "cosine": the learning rate of every step follows
       lr * (1 + cos(pi * step / total_steps)) / 2 down to 0 at the end of the last epoch
 
-    Returns: history dict of lists, one entry per epoch:
-      "epoch" (1..epochs), "loss" (mean training loss), "train_acc" (running accuracy over
-      the epoch's batches, in train mode), "test_loss", "test_acc" (absent without
-      test_loader), "lr" (learning rate at the end of the epoch), "time" (seconds of the epoch)
+    Returns: history dict of lists, one entry per epoch, with the keys of the numpy
+    `cnncourse.trainer.Trainer.fit` (so `cnncourse.viz.training.plot_history` draws either):
+      "epoch" (1..epochs), "train_loss" (mean minibatch loss of the epoch), "train_acc"
+      (running accuracy over the epoch's batches, in train mode), "test_loss", "test_acc"
+      (`evaluate` after the epoch; absent without test_loader), "epoch_time" (seconds of the
+      epoch, evaluation included), and, torch only, "lr" (learning rate at the end of the
+      epoch)
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -192,7 +195,8 @@ def fit(model: nn.Module, train_loader: DataLoader, test_loader: DataLoader | No
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             opt, T_max=epochs * len(train_loader))
 
-    history: dict[str, list] = {"epoch": [], "loss": [], "train_acc": [], "lr": [], "time": []}
+    history: dict[str, list] = {"epoch": [], "train_loss": [], "train_acc": [], "epoch_time": [],
+                                "lr": []}
     if test_loader is not None:
         history["test_loss"] = []
         history["test_acc"] = []
@@ -221,7 +225,7 @@ def fit(model: nn.Module, train_loader: DataLoader, test_loader: DataLoader | No
                     bar.update(1)
             history["epoch"].append(epoch)
             history["lr"].append(opt.param_groups[0]["lr"])
-            history["loss"].append(total_loss / count)
+            history["train_loss"].append(total_loss / count)
             history["train_acc"].append(correct / count)
             postfix = {"loss": f"{total_loss / count:.4f}", "train_acc": f"{correct / count:.3f}"}
             if test_loader is not None:
@@ -229,7 +233,7 @@ def fit(model: nn.Module, train_loader: DataLoader, test_loader: DataLoader | No
                 history["test_loss"].append(result["loss"])
                 history["test_acc"].append(result["accuracy"])
                 postfix["test_acc"] = f"{result['accuracy']:.3f}"
-            history["time"].append(time.perf_counter() - start)
+            history["epoch_time"].append(time.perf_counter() - start)
             if bar is not None:
                 bar.set_postfix(postfix)
     finally:

@@ -10,8 +10,13 @@ A graph is described with plain data so that the layout logic can be tested with
 
 Every edge shows its forward value above the arrow and the gradient dE/d(value) below it.
 Nodes with no incoming edge (inputs) and with no outgoing edge (the result) are drawn as plain
-text; operation nodes are drawn as boxes. matplotlib is imported only inside the drawing
-functions, so importing this module stays cheap.
+text; operation nodes are drawn as boxes. A tape of `cnncourse.graph.Graph` becomes such a
+description with `graph_from_tape(g.to_data())`.
+
+This module only lays out and draws: the numbers it shows (a neuron's values and gradients,
+`cnncourse.graph.sigmoid_neuron`; gradients through depth, `cnncourse.graph.chain_gradients`)
+are computed in `cnncourse.graph`. matplotlib is imported only inside the drawing functions,
+so importing this module stays cheap.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["GraphEdge", "node_columns", "auto_layout", "format_number", "graph_from_tape",
-           "neuron_graph", "draw_graph", "chain_gradients", "plot_gradient_through_depth"]
+           "draw_graph", "plot_gradient_through_depth"]
 
 # What an op box shows; inputs show their own label.
 OP_SYMBOLS = {"add": "+", "mul": "×", "branch": "copy", "sigmoid": "σ", "relu": "ReLU",
@@ -184,30 +189,6 @@ def graph_from_tape(data: Mapping[str, list], output_label: str = "E"
     return labels, edges
 
 
-def neuron_graph(o1: float, o2: float, w1: float, w2: float, b: float, t: float
-                 ) -> tuple[dict[str, str], list[GraphEdge], dict[str, float]]:
-    """A 2-input sigmoid neuron with squared error, run forward and backward on the library tape.
-
-    net = w1 o1 + w2 o2 + b, o = sigmoid(net), E = (o - t)^2 / 2, built from
-    `cnncourse.graph` mul/add/sigmoid/square nodes. Inputs: six floats. Output: (labels, edges)
-    for `draw_graph`, and a dict with "net", "o", "E" and the gradients "dE/dw1", "dE/dw2",
-    "dE/db", "dE/do1", "dE/do2" (floats).
-    """
-    from ..graph import Graph
-
-    g = Graph()
-    ids = {name: g.input(float(value), name)
-           for name, value in (("o1", o1), ("w1", w1), ("o2", o2), ("w2", w2), ("b", b))}
-    net = g.add(g.add(g.mul(ids["w1"], ids["o1"]), g.mul(ids["w2"], ids["o2"])), ids["b"])
-    out = g.sigmoid(net)
-    error = g.mul(g.square(g.add(out, g.input(-float(t), "-t"))), g.input(0.5, "1/2"))
-    g.backward(error)
-    labels, edges = graph_from_tape(g.to_data())
-    numbers = {"net": float(g.value(net)), "o": float(g.value(out)), "E": float(g.value(error))}
-    numbers.update({f"dE/d{name}": float(g.grad(ids[name])) for name in ("w1", "w2", "b", "o1", "o2")})
-    return labels, edges, numbers
-
-
 def draw_graph(labels: Mapping[str, str], edges: Sequence[GraphEdge], ax=None,
                positions: Mapping[str, tuple[float, float]] | None = None,
                title: str | None = None, digits: int = 3):
@@ -284,38 +265,12 @@ def draw_graph(labels: Mapping[str, str], edges: Sequence[GraphEdge], ax=None,
     return fig
 
 
-def chain_gradients(activation: str, depth: int, net: float = 10.0,
-                    dtype=np.float64) -> np.ndarray:
-    """Gradient reaching each layer of a chain of `depth` one-unit layers (weights 1, dE/do=1).
-
-    Layer k computes o_k = f(net_k) with every net_k = `net`; backprop multiplies the
-    upstream gradient by f'(net) per layer: g_L = f'(net), g_k = g_{k+1} * f'(net).
-    activation: "sigmoid" (f' = s(1-s)) or "relu" (f' = 1 if net > 0 else 0).
-    Output: array (depth,), entry k-1 = dE/dnet_k, computed in `dtype` (so float32 shows
-    underflow to exactly 0 sooner than float64).
-    """
-    if not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be a positive int, got {depth!r}")
-    if activation == "sigmoid":
-        s = dtype(1.0) / (dtype(1.0) + np.exp(-dtype(net)))
-        local = dtype(s * (dtype(1.0) - s))
-    elif activation == "relu":
-        local = dtype(1.0 if net > 0 else 0.0)
-    else:
-        raise ValueError(f"activation must be 'sigmoid' or 'relu', got {activation!r}")
-    grads = np.empty(depth, dtype=dtype)
-    upstream = dtype(1.0)
-    for k in range(depth - 1, -1, -1):
-        upstream = dtype(upstream * local)
-        grads[k] = upstream
-    return grads
-
-
 def plot_gradient_through_depth(curves: Mapping[str, np.ndarray], ax=None,
                                 floor: float | None = None, title: str | None = None):
     """Semilog plot of |gradient| against layer index (1 = first layer, nearest the input).
 
-    curves: dict label -> array (depth,) of gradients, entry k-1 for layer k. Entries that are
+    curves: dict label -> array (depth,) of gradients, entry k-1 for layer k (e.g. from
+    `cnncourse.graph.chain_gradients`). Entries that are
     exactly 0 cannot sit on a log axis: they are drawn at `floor` (default: 1/100 of the
     smallest nonzero magnitude) with an 'x' marker, and the legend says so.
     Returns the matplotlib Figure.

@@ -1,35 +1,25 @@
-"""Figures for the case studies (notebook 07): where the parameters live, ILSVRC errors, curves.
+"""Figures for the case studies (notebook 07): where the parameters live, ILSVRC errors.
 
-matplotlib is imported inside each drawing function, so importing this module is cheap. The
-helpers without a leading ``plot_`` are plain logic (colours, shares, labels) with unit tests.
+These functions only draw what they are given: layer kinds come from the one classifier
+`cnncourse.aids.summary.layer_kind` (via `SummaryRow.kind`) or from the caller, parameter
+counts from `cnncourse.aids` or the notebook. Learning curves are drawn by
+`cnncourse.viz.training.plot_history`. matplotlib is imported inside each drawing function, so
+importing this module is cheap. The helpers without a leading ``plot_`` are plain logic
+(colours, bar labels) with unit tests.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
-__all__ = ["KIND_COLORS", "layer_kind", "bar_colors", "shares", "plot_layer_params",
-           "plot_ilsvrc_errors", "plot_curves"]
+__all__ = ["KIND_COLORS", "bar_colors", "shares", "plot_layer_params", "plot_ilsvrc_errors"]
 
-# One colour per layer family, so conv and FC bars read apart at a glance.
-KIND_COLORS = {"conv": "tab:blue", "fc": "tab:orange", "other": "tab:gray"}
-
-
-def layer_kind(name: str) -> str:
-    """Family of a layer from its name or torch type: 'conv', 'fc' or 'other'.
-
-    'conv1', 'Conv2d' -> 'conv'; 'fc6', 'Linear', 'classifier.0' -> 'fc'; anything else
-    ('pool', 'ReLU', 'features.0') -> 'other'.
-    """
-    lowered = name.lower()
-    if "conv" in lowered:
-        return "conv"
-    if lowered.startswith("fc") or "linear" in lowered or "dense" in lowered or "classifier" in lowered:
-        return "fc"
-    return "other"
+# One colour per layer family (the kinds of cnncourse.aids.summary.LAYER_KINDS that hold
+# parameters), so conv and FC bars read apart at a glance; every other kind is gray.
+KIND_COLORS = {"conv": "tab:blue", "fc": "tab:orange", "norm": "tab:green", "other": "tab:gray"}
 
 
 def bar_colors(kinds: Sequence[str]) -> list[str]:
-    """Matplotlib colours for a list of kinds ('conv', 'fc', anything else -> gray)."""
+    """Matplotlib colours for a list of kinds ('conv', 'fc', 'norm'; anything else -> gray)."""
     return [KIND_COLORS.get(kind, KIND_COLORS["other"]) for kind in kinds]
 
 
@@ -47,23 +37,21 @@ def shares(params: Sequence[int]) -> list[float]:
     return [c / total for c in counts]
 
 
-def plot_layer_params(names: Sequence[str], params: Sequence[int], *,
-                      kinds: Sequence[str] | None = None, title: str | None = None,
-                      log: bool = False, ax=None):
+def plot_layer_params(names: Sequence[str], params: Sequence[int], kinds: Sequence[str], *,
+                      title: str | None = None, log: bool = False, ax=None):
     """Bar chart of parameters per layer, conv bars and FC bars in different colours, each bar
     labelled with its share of the total (e.g. AlexNet's fc6 holds 62% of all weights).
 
-    Inputs: names and params, N layer names and their parameter counts; kinds (optional) N
-    of 'conv'/'fc'/'other', guessed from the names by `layer_kind` when omitted; log puts the
-    y axis on a log scale (to see the small conv layers beside the FC giants).
+    Inputs: names and params, N layer names and their parameter counts; kinds, N layer kinds
+    ('conv', 'fc', ...: `SummaryRow.kind` of `cnncourse.summary`'s rows, or written by the
+    caller); log puts the y axis on a log scale (to see the small conv layers beside the FC
+    giants).
     Output: the matplotlib Axes.
     """
     import matplotlib.pyplot as plt
 
     if len(names) != len(params):
         raise ValueError(f"{len(names)} names but {len(params)} parameter counts")
-    if kinds is None:
-        kinds = [layer_kind(name) for name in names]
     if len(kinds) != len(names):
         raise ValueError(f"{len(kinds)} kinds for {len(names)} layers")
     fractions = shares(params)
@@ -117,31 +105,5 @@ def plot_ilsvrc_errors(labels: Sequence[str], errors: Sequence[float], *,
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel("top-5 error (%)")
     ax.set_title("ILSVRC image classification, top-5 error of the winners")
-    ax.figure.tight_layout()
-    return ax
-
-
-def plot_curves(curves: Mapping[str, Sequence[float]], *, xlabel: str = "epoch",
-                ylabel: str = "training loss", title: str | None = None, ax=None):
-    """Line plot of several named curves on one Axes (plain vs residual training loss).
-
-    Inputs: curves, name -> N values (lengths may differ); x runs 1..N. Output: the Axes.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    if not curves:
-        raise ValueError("no curves to plot")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    for name, values in curves.items():
-        values = [float(v) for v in values]
-        ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax

@@ -1,6 +1,9 @@
 """Figures for training runs: learning curves and grids of sample images.
 
-matplotlib is imported inside the drawing functions only; `make_grid` is plain numpy.
+`plot_history` is the one learning-curve helper: the numpy `Trainer.fit`, the torch `fit` and
+`train_gan` all return histories it draws (per-epoch lists with the same keys for the two
+`fit`s, see docs/DESIGN.md). matplotlib is imported inside the drawing functions only;
+`make_grid` and `history_x` are plain numpy.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["make_grid", "plot_history", "plot_sample_grid"]
+__all__ = ["history_x", "make_grid", "plot_history", "plot_sample_grid"]
 
 
 def _is_history(obj: Any) -> bool:
@@ -19,23 +22,45 @@ def _is_history(obj: Any) -> bool:
         len(v) and np.isscalar(v[0]) for v in obj.values())
 
 
+# The x axis of a history (numpy Trainer / torch fit: "epoch"; train_gan: "iteration").
+X_KEYS = ("epoch", "iteration")
+# Drawn only when asked for by `keys`: bookkeeping, or a different x axis (one loss per batch).
+NOT_DRAWN_BY_DEFAULT = ("epoch_time", "lr", "batch_loss")
+
+
+def _numeric_keys(history: Mapping[str, Sequence]) -> list[str]:
+    return [key for key, values in history.items()
+            if key not in X_KEYS and len(values) and np.isscalar(values[0])
+            and not isinstance(values[0], str)]
+
+
 def _group_keys(histories: Mapping[str, Mapping[str, Sequence]],
                 keys: Sequence[str] | None) -> list[list[str]]:
-    available = []
+    available: list[str] = []
     for history in histories.values():
-        for key, values in history.items():
-            numeric = len(values) and np.isscalar(values[0]) and not isinstance(values[0], str)
-            if key not in available and key not in ("epoch", "time", "lr") and numeric:
-                available.append(key)
+        available += [key for key in _numeric_keys(history) if key not in available]
     if keys is not None:
         missing = [k for k in keys if k not in available]
         if missing:
             raise ValueError(f"keys {missing} not in the history; it has {available}")
         return [list(keys)]
+    available = [key for key in available if key not in NOT_DRAWN_BY_DEFAULT]
     losses = [k for k in available if "loss" in k or k == "objective"]
     accuracies = [k for k in available if "acc" in k]
     rest = [k for k in available if k not in losses and k not in accuracies]
     return [group for group in (losses, accuracies, rest) if group]
+
+
+def history_x(history: Mapping[str, Sequence], length: int) -> tuple[np.ndarray, str]:
+    """The x values and axis name for a curve of `length` points from `history`.
+
+    history["epoch"] (Trainer.fit, torch fit) or history["iteration"] (train_gan) when it has
+    that many entries; otherwise 1..length, named "step" (e.g. the numpy "batch_loss").
+    """
+    for key in X_KEYS:
+        if key in history and len(history[key]) == length:
+            return np.asarray(history[key]), key
+    return np.arange(1, length + 1), "step"
 
 
 def plot_history(history: Mapping[str, Any], ax: Any = None, keys: Sequence[str] | None = None,
@@ -43,14 +68,19 @@ def plot_history(history: Mapping[str, Any], ax: Any = None, keys: Sequence[str]
     """Plot learning curves of one history or compare several.
 
     Inputs:
-    - history: a history dict from `fit` / `train_gan` (metric name -> list per epoch or
-      iteration), or a dict of such histories {"plain-20": h1, "resnet-20": h2} to compare
+    - history: a history dict (metric name -> list per epoch or iteration) from the numpy
+      `cnncourse.trainer.Trainer.fit`, the torch `cnncourse.torch.train.fit` (both: "epoch",
+      "train_loss", "train_acc", "epoch_time", maybe "test_loss", "test_acc") or
+      `cnncourse.torch.gan.train_gan` ("iteration", "d_loss", "g_loss", ...), or a dict of such
+      histories {"plain-20": h1, "resnet-20": h2} to compare
     - ax: an Axes or a sequence of Axes, one per panel; None creates a figure
-    - keys: the metrics to draw in one panel; None draws the losses in one panel and the
-      accuracies (if any) in a second ("epoch", "time", "lr" are never drawn)
+    - keys: the metrics to draw in one panel; None draws the losses in one panel, the
+      accuracies (if any) in a second and any other metric in a third ("epoch_time", "lr"
+      and "batch_loss" only when named in keys)
     - title: figure title
 
-    The x axis is history["epoch"] when present, else 1..len. Returns: list of Axes.
+    The x axis is history["epoch"] or history["iteration"] (see `history_x`). Returns: list of
+    Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -68,18 +98,19 @@ def plot_history(history: Mapping[str, Any], ax: Any = None, keys: Sequence[str]
             raise ValueError(f"need {len(groups)} axes for the panels {groups}, got {len(axes)}")
         fig = axes[0].figure
     for panel, group in zip(axes, groups):
+        x_names = []
         for run, h in histories.items():
             for key in group:
                 if key not in h:
                     continue
                 values = np.asarray(h[key], dtype=float)
-                x = np.asarray(h["epoch"]) if "epoch" in h and len(h["epoch"]) == len(values) \
-                    else np.arange(1, len(values) + 1)
+                x, x_name = history_x(h, len(values))
+                if x_name not in x_names:
+                    x_names.append(x_name)
                 label = f"{run} {key}".strip()
                 panel.plot(x, values, label=label, marker="o" if len(values) <= 30 else None,
                            markersize=3)
-        panel.set_xlabel("epoch" if any("epoch" in h for h in histories.values())
-                         else "iteration")
+        panel.set_xlabel(" / ".join(x_names))
         panel.set_ylabel(", ".join(group) if len(group) <= 2 else "value")
         panel.grid(alpha=0.3)
         panel.legend(fontsize="small")

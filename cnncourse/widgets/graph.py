@@ -1,12 +1,13 @@
 """Neuron explorer for notebook 01: sliders for a 2-input sigmoid neuron, redrawing its graph.
 
-Wiring only; the forward/backward pass is `cnncourse.viz.graph.neuron_graph` (the library tape)
-and the figure is `cnncourse.viz.graph.draw_graph`. ipywidgets and matplotlib are imported
-inside the builder.
+Wiring only; the forward/backward pass is `cnncourse.graph.sigmoid_neuron` (the library tape)
+and the figure is `cnncourse.viz.graph.draw_graph` of `graph_from_tape`. ipywidgets and
+matplotlib are imported inside the builder.
 """
 from __future__ import annotations
 
-from ..viz.graph import draw_graph, neuron_graph
+from ..graph import sigmoid_neuron
+from ..viz.graph import draw_graph, graph_from_tape
 
 __all__ = ["neuron_explorer", "SLIDER_NAMES"]
 
@@ -38,7 +39,8 @@ def neuron_explorer(o1: float = 2.0, o2: float = -1.0, w1: float = 0.5, w2: floa
     figure = widgets.Output()
 
     def redraw(*_):
-        labels, edges, numbers = neuron_graph(**{name: s.value for name, s in sliders.items()})
+        tape, numbers = sigmoid_neuron(**{name: s.value for name, s in sliders.items()})
+        labels, edges = graph_from_tape(tape.to_data())
         summary.value = (f"net = {numbers['net']:.4g}, o = {numbers['o']:.4g}, E = {numbers['E']:.4g}"
                          f" &nbsp;|&nbsp; dE/dw1 = {numbers['dE/dw1']:.4g}, dE/dw2 = "
                          f"{numbers['dE/dw2']:.4g}, dE/db = {numbers['dE/db']:.4g}")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ..aids.model_explorer import LayerRow, explorer_view
+from ..aids.model_explorer import explorer_view
+from ..aids.summary import SummaryRow
 
 __all__ = ["cumulative_bar_html", "layer_explorer"]
 
@@ -29,12 +30,12 @@ def cumulative_bar_html(fraction: float, layer_fraction: float = 0.0, width_px: 
             f'(this layer: {100 * layer_fraction:.1f}%)</small>')
 
 
-def layer_explorer(tables: Mapping[str, Sequence[LayerRow]], start: str | None = None):
+def layer_explorer(tables: Mapping[str, Sequence[SummaryRow]], start: str | None = None):
     """A widget: a dropdown of models, a slider over the chosen model's layers, and below it the
-    layer's row (name, kind, output shape, params, cumulative params) with a cumulative bar.
+    layer's row (name, type, output shape, params, cumulative params) with a cumulative bar.
 
-    Inputs: tables, model name -> rows (from `cnncourse.aids.model_explorer.layer_rows` or
-    `make_rows`); start, the model shown first (default: the first key).
+    Inputs: tables, model name -> `SummaryRow`s (from `cnncourse.aids.model_explorer.layer_rows`,
+    i.e. `cnncourse.summary(...).rows`); start, the model shown first (default: the first key).
     Output: an ``ipywidgets.VBox`` (display it in a notebook).
     """
     import ipywidgets as widgets
