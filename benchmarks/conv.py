@@ -9,7 +9,7 @@ Prints median times (ms) and the ratio numpy / torch for
       B: N=16, C=64, 32x32, F=64, K=3, P=1
   * max-pool 2x2 stride 2 forward+backward on the conv output of each shape,
 in float32 and float64, with PASS/MISS against the targets:
-  conv fwd+bwd float32: A <= 1.25x, B <= 2x torch;  float64: <= 1.25x;  max-pool fwd+bwd < 1x.
+  conv fwd+bwd: <= 1.25x torch (float32 and float64, both shapes);  max-pool fwd+bwd < 1x.
 
 Method (see MEASURED.md): both libraries are pinned to ONE thread, the thread variables are set
 before numpy is imported; each implementation runs in its own block (warm-up, then rounds,
@@ -40,7 +40,7 @@ SHAPES = {
 # (benchmark, dtype) -> largest acceptable numpy/torch ratio; per shape where it differs.
 TARGETS = {
     ("conv fwd+bwd", "float32", "A"): 1.25,
-    ("conv fwd+bwd", "float32", "B"): 2.0,
+    ("conv fwd+bwd", "float32", "B"): 1.25,
     ("conv fwd+bwd", "float64", "A"): 1.25,
     ("conv fwd+bwd", "float64", "B"): 1.25,
     ("maxpool fwd+bwd", "float32", "A"): 1.0,
@@ -51,6 +51,22 @@ TARGETS = {
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def blas_kernels() -> str:
+    """Which BLAS numpy runs and the kernels it chose for this CPU ("SkylakeX" = AVX-512,
+    "Haswell" = AVX2): numpy's float32 products run about 1.5x faster with the former."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS kernels unknown (threadpoolctl not installed)"
+    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    # torch may load a BLAS of its own: report numpy's.
+    blas.sort(key=lambda info: "numpy" not in info.get("filepath", ""))
+    if not blas:
+        return "no BLAS found"
+    return f"{blas[0].get('internal_api')} {blas[0].get('version')} " \
+           f"{blas[0].get('architecture', '?')} kernels"
 STATS = {"median": statistics.median, "min": min}
 
 
@@ -155,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"numpy {np.__version__}, torch {torch.__version__}, threads: numpy 1, torch "
           f"{torch.get_num_threads()}; {args.clock} clock, {args.stat} of {args.rounds} after "
           f"{args.warmup} warm-up, median of {args.repeats} alternating blocks; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; numpy: {blas_kernels()}")
     for key in args.shapes:
         s = SHAPES[key]
         print(f"  shape {key}: N={s['n']}, C={s['c']}, {s['size']}x{s['size']}, F={s['f']}, "

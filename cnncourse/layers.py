@@ -121,7 +121,18 @@ def cross_entropy_error(y: np.ndarray, t: Any, eps: float = 1e-12) -> float:
 # layers
 # --------------------------------------------------------------------------------------------
 class Layer:
-    """Base class: `param_names`, a `training` flag, and dict views of params and grads."""
+    """Base class of every numpy layer (here and in `conv`, `pooling`): the protocol in one place.
+
+    - `param_names`: the attributes holding learnable parameters (e.g. ("W", "b")); after
+      `backward` the gradient of `name` is in attribute "d" + name. Default: none.
+    - `training` (bool, True after __init__): switches Dropout and BatchNorm, and lets a max
+      pool record its argmax during forward; nets flip it for every layer at once.
+    - `named_params()` / `named_grads()`: dict views of the arrays themselves.
+    - `_cached(*names)`: what forward stored for backward; raises RuntimeError
+      "<Layer>.backward called before forward" while forward has not stored it yet. So a
+      subclass stores its cache as attributes in forward and never sets them in __init__.
+    Subclasses call `super().__init__()`.
+    """
 
     param_names: tuple[str, ...] = ()
 
@@ -143,6 +154,7 @@ class Layer:
         return {name: getattr(self, "d" + name) for name in self.param_names}
 
     def _cached(self, *names: str) -> tuple:
+        """The attributes `names` set by forward, as a tuple; RuntimeError before forward."""
         try:
             return tuple(getattr(self, n) for n in names)
         except AttributeError:

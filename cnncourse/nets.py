@@ -206,12 +206,13 @@ class SimpleConvNet(Net):
             raise ValueError(f"input_dim must be (C, H, W), got {input_dim}")
         channels, height, width = (int(v) for v in input_dim)
         f, k, p, s = conv["filters"], conv["size"], conv["pad"], conv["stride"]
-        out_h, out_w = conv_output_size(height, k, p, s), conv_output_size(width, k, p, s)
+        out_h = conv_output_size(height, k, padding=p, stride=s)
+        out_w = conv_output_size(width, k, padding=p, stride=s)
         if out_h < pool or out_w < pool:
             raise ValueError(f"the conv output {out_h}x{out_w} is smaller than the "
                              f"{pool}x{pool} pool")
-        pool_h = conv_output_size(out_h, pool, 0, pool)
-        pool_w = conv_output_size(out_w, pool, 0, pool)
+        pool_h = conv_output_size(out_h, pool, stride=pool)
+        pool_w = conv_output_size(out_w, pool, stride=pool)
         self.input_dim, self.conv_param = (channels, height, width), conv
         self.feature_shape = (f, pool_h, pool_w)
 

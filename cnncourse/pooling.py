@@ -16,11 +16,11 @@ once per pass.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from .conv import _check_int, _pair, conv_output_size
+from ._validate import as_float_array, check_int, check_pair
+from .conv import conv_output_size
+from .layers import Layer
 
 __all__ = ["max_pool_naive", "avg_pool_naive", "Pooling", "GlobalAvgPooling"]
 
@@ -28,16 +28,14 @@ POOL_MODES = ("max", "avg")
 # Bytes of input per block of feature maps: large enough that the Python loop over blocks
 # costs little, small enough that a block and its temporaries fit in a core's L2 cache.
 BLOCK_BYTES = 1 << 19
-# Unsigned integer that holds one window row of `kw` booleans (one byte each).
-_ROW_WORD = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _pool_geometry(x_shape: tuple, pool_h: int, pool_w: int, stride, pad):
     """Validate a pooling configuration; return (sh, sw, ph, pw, out_h, out_w)."""
     if len(x_shape) != 4:
         raise ValueError(f"x must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
-    sh, sw = _pair("stride", stride, 1)
-    ph, pw = _pair("pad", pad, 0)
+    sh, sw = check_pair("stride", stride, 1)
+    ph, pw = check_pair("pad", pad, 0)
     if ph > pool_h // 2 or pw > pool_w // 2:
         # Wider padding would create windows made only of padding (torch forbids it too).
         raise ValueError(f"pad {(ph, pw)} must be at most half the pool size "
@@ -47,18 +45,17 @@ def _pool_geometry(x_shape: tuple, pool_h: int, pool_w: int, stride, pad):
         raise ValueError(f"pool window {pool_h}x{pool_w} is larger than the padded input "
                          f"{height + 2 * ph}x{width + 2 * pw} (x {tuple(x_shape)}, pad "
                          f"{(ph, pw)})")
-    out_h = conv_output_size(height, pool_h, ph, sh)
-    out_w = conv_output_size(width, pool_w, pw, sw)
+    out_h = conv_output_size(height, pool_h, padding=ph, stride=sh)
+    out_w = conv_output_size(width, pool_w, padding=pw, stride=sw)
     return sh, sw, ph, pw, out_h, out_w
 
 
 def _as_image_batch(x) -> np.ndarray:
+    """x as a float array of images (N, C, H, W); ints become float64."""
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    return x
+    return as_float_array("x", x)
 
 
 def _reduce_into(ufunc: np.ufunc, arrays: list, out: np.ndarray) -> np.ndarray:
@@ -92,26 +89,6 @@ def _keep_first_hits_in_order(taps: list) -> None:
         np.logical_not(taken, out=taps[-1])
 
 
-def _keep_first_hits_by_words(mask: np.ndarray, kw: int) -> None:
-    """Same rule as `_keep_first_hits_in_order` for mask (B, OH, kh, OW*kw), but every window
-    row's kw booleans are read as one little-endian integer, so a row needs a few integer
-    operations instead of one pass per column. Needs at least one True per window."""
-    words = mask.view(_ROW_WORD[kw])          # (B, OH, kh, OW): one word per window row
-    # Byte j of `earlier` is nonzero when a byte before j in the row is: a prefix OR.
-    earlier = words << 8
-    shift = 8
-    while shift < 8 * (kw - 1):
-        earlier |= earlier << shift
-        shift *= 2
-    np.invert(earlier, out=earlier)
-    words &= earlier                          # first hit within each window row
-    seen = words[:, :, 0].copy()
-    for a in range(1, mask.shape[2]):
-        row = words[:, :, a]
-        row *= seen == 0                      # rows below a hit lose theirs
-        seen |= row
-
-
 def _first_max_mask(rows: np.ndarray, out: np.ndarray, kw: int,
                     mask: np.ndarray | None = None) -> np.ndarray:
     """Where each window's gradient goes, for windows that tile the maps.
@@ -125,11 +102,7 @@ def _first_max_mask(rows: np.ndarray, out: np.ndarray, kw: int,
     kh = rows.shape[2]
     if kh * kw == 1:
         return mask
-    # Without a NaN every window holds its maximum, as the word-at-a-time rule requires.
-    if kw in _ROW_WORD and sys.byteorder == "little" and not np.isnan(out).any():
-        _keep_first_hits_by_words(mask, kw)
-    else:
-        _keep_first_hits_in_order([mask[:, :, a, d::kw] for a in range(kh) for d in range(kw)])
+    _keep_first_hits_in_order([mask[:, :, a, d::kw] for a in range(kh) for d in range(kw)])
     return mask
 
 
@@ -138,8 +111,8 @@ def _pool_loops(x, pool_h: int, pool_w: int, stride, pad, fill: float,
     """Shared loop of the teaching references: out[n, c, i, j] = window_value(window), the
     window cut from x padded with `fill`."""
     x = _as_image_batch(x)
-    pool_h = _check_int("pool_h", pool_h, 1)
-    pool_w = _check_int("pool_w", pool_w, 1)
+    pool_h = check_int("pool_h", pool_h, 1)
+    pool_w = check_int("pool_w", pool_w, 1)
     sh, sw, ph, pw, out_h, out_w = _pool_geometry(
         x.shape, pool_h, pool_w, (pool_h, pool_w) if stride is None else stride, pad)
     x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
@@ -176,7 +149,7 @@ def avg_pool_naive(x, pool_h: int, pool_w: int, stride=None, pad=0) -> np.ndarra
                        lambda window: window.sum() / window.size)
 
 
-class Pooling:
+class Pooling(Layer):
     """Max or average pooling layer; no parameters, channel count unchanged.
 
     Pooling(pool_h, pool_w, stride=None, pad=0, mode="max"|"avg"); stride defaults to the
@@ -194,21 +167,19 @@ class Pooling:
     `training` False forward only takes the maxima and backward finds the argmax again.
     """
 
-    param_names: tuple[str, ...] = ()
-
     def __init__(self, pool_h: int, pool_w: int, stride=None, pad=0, mode: str = "max"):
-        self.pool_h = _check_int("pool_h", pool_h, 1)
-        self.pool_w = _check_int("pool_w", pool_w, 1)
-        self.stride = _pair("stride", (self.pool_h, self.pool_w) if stride is None else stride, 1)
-        self.pad = _pair("pad", pad, 0)
+        super().__init__()
+        self.pool_h = check_int("pool_h", pool_h, 1)
+        self.pool_w = check_int("pool_w", pool_w, 1)
+        self.stride = check_pair("stride", (self.pool_h, self.pool_w) if stride is None
+                                 else stride, 1)
+        self.pad = check_pair("pad", pad, 0)
         if self.pad[0] > self.pool_h // 2 or self.pad[1] > self.pool_w // 2:
             raise ValueError(f"pad {self.pad} must be at most half the pool size "
                              f"{(self.pool_h, self.pool_w)}")
         if mode not in POOL_MODES:
             raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
         self.mode = mode
-        self.training = True
-        self._cache = None
 
     def _offsets(self, out_h: int, out_w: int):
         """A slice for every offset (a, d) inside the window, in row-major order: the pixels
@@ -272,9 +243,8 @@ class Pooling:
 
     def backward(self, dout) -> np.ndarray:
         """dout: (N, C, OH, OW) -> dx: (N, C, H, W)."""
-        if self._cache is None:
-            raise RuntimeError("Pooling.backward called before forward")
-        x_shape, x_dtype, x_padded, out, (ph, pw, out_h, out_w), mask = self._cache
+        (cache,) = self._cached("_cache")
+        x_shape, x_dtype, x_padded, out, (ph, pw, out_h, out_w), mask = cache
         dout = np.asarray(dout)
         expected = (x_shape[0], x_shape[1], out_h, out_w)
         if dout.shape != expected:
@@ -344,18 +314,12 @@ class Pooling:
         return dx
 
 
-class GlobalAvgPooling:
+class GlobalAvgPooling(Layer):
     """Global average pooling (GAP): one number per feature map.
 
     forward(x): (N, C, H, W) -> (N, C), out[n, c] = (1 / (H*W)) * sum_{i, j} x[n, c, i, j]
     backward(dout): (N, C) -> dx (N, C, H, W), dx[n, c, i, j] = dout[n, c] / (H*W)
     """
-
-    param_names: tuple[str, ...] = ()
-
-    def __init__(self):
-        self.training = True
-        self._x_shape = None
 
     def forward(self, x) -> np.ndarray:
         x = _as_image_batch(x)
@@ -363,13 +327,12 @@ class GlobalAvgPooling:
         return x.mean(axis=(2, 3))
 
     def backward(self, dout) -> np.ndarray:
-        if self._x_shape is None:
-            raise RuntimeError("GlobalAvgPooling.backward called before forward")
+        (x_shape,) = self._cached("_x_shape")
         dout = np.asarray(dout)
-        n_images, channels, height, width = self._x_shape
+        n_images, channels, height, width = x_shape
         if dout.shape != (n_images, channels):
             raise ValueError(f"dout has shape {dout.shape}, forward produced "
                              f"{(n_images, channels)}")
         share = dout * (1.0 / (height * width))
         return np.broadcast_to(share[:, :, None, None].astype(dout.dtype, copy=False),
-                               self._x_shape).copy()
+                               x_shape).copy()

@@ -4,10 +4,11 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
 
 from cnncourse.aids import arith
+from cnncourse.conv import conv_output_size, conv_transpose_output_size
 
 
 def test_conv2d_params_examples():
@@ -42,92 +43,78 @@ def test_dense_params():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: arith.conv2d_params(3, 3, 0, 4), "c_in must be >= 1, got 0"),
+    (lambda: arith.conv2d_params(3, 3, 0, 4), "c_in must be positive, got 0"),
     (lambda: arith.conv2d_params(3, 3, 6, 4, groups=4), "divisible by groups=4"),
-    (lambda: arith.dense_params(-1, 4), "n_in must be >= 1, got -1"),
-    (lambda: arith.conv_output_length(4, 7), "exceeds the padded input 4 + 2*0 = 4"),
-    (lambda: arith.conv_output_length(8, 3, stride=0), "stride must be >= 1, got 0"),
-    (lambda: arith.conv_output_length(8, 3, padding=-1), "padding must be >= 0, got -1"),
-    (lambda: arith.conv_transpose_output_length(4, 3, stride=2, output_padding=2),
+    (lambda: arith.dense_params(-1, 4), "n_in must be positive, got -1"),
+    (lambda: arith.conv2d_output_shape(4, 7), "larger than the padded input 4"),
+    (lambda: arith.conv2d_output_shape(8, 3, stride=(1, 0)), "stride must be positive, got 0"),
+    (lambda: arith.conv2d_output_shape(8, 3, padding=-1), "padding must be >= 0, got -1"),
+    (lambda: arith.conv_transpose2d_output_shape(4, 3, stride=2, output_padding=2),
      "output_padding=2 must be smaller"),
-    (lambda: arith.conv_transpose_output_length(1, 1, padding=1), "output would be -1"),
+    (lambda: arith.conv_transpose2d_output_shape(1, 1, padding=1), "output would be -1"),
     (lambda: arith.receptive_field([(3, 1), (3,)]), "layer 1 must be"),
-    (lambda: arith.receptive_field([(3, 0)]), "layer 0 stride must be >= 1, got 0"),
+    (lambda: arith.receptive_field([(3, 0)]), "layer 0 stride must be positive, got 0"),
     (lambda: arith.conv2d_output_shape((5, 5, 5), 3), "input_hw must be an int or a pair"),
-    (lambda: arith.num_neurons((55, 0, 96)), "shape[1] must be >= 1, got 0"),
+    (lambda: arith.num_neurons((55, 0, 96)), "shape[1] must be positive, got 0"),
 ])
 def test_bad_input_raises_value_error_naming_the_numbers(call, fragment):
     with pytest.raises(ValueError, match=__import__("re").escape(fragment)):
         call()
 
 
-def test_non_int_raises_type_error():
-    with pytest.raises(TypeError, match="kernel_size must be an int"):
-        arith.conv_output_length(5, 2.5)
-    with pytest.raises(TypeError, match="k_h must be an int"):
-        arith.conv2d_params(True, 3, 1, 1)
+@pytest.mark.parametrize("call, fragment", [
+    (lambda: arith.conv2d_output_shape(5, 2.5), "kernel_size must be an int"),
+    (lambda: arith.conv2d_params(True, 3, 1, 1), "k_h must be an int"),
+    (lambda: arith.dense_params(4.0, 3), "n_in must be an int"),
+    (lambda: arith.conv2d_output_shape("5", 3), "input_hw must be an int or a pair"),
+    (lambda: arith.num_neurons((55, 55.0)), "shape[1] must be an int"),
+    (lambda: arith.receptive_field([(3, np.bool_(True))]), "layer 0 stride must be an int"),
+])
+def test_non_int_raises_type_error(call, fragment):
+    with pytest.raises(TypeError, match=__import__("re").escape(fragment)):
+        call()
 
 
-def test_conv_output_length_examples():
-    assert arith.conv_output_length(5, 3, stride=2, padding=1) == 3
-    assert arith.conv_output_length(6, 3, stride=2, padding=1) == 3   # the floor at work
-    assert arith.conv_output_length(227, 11, stride=4) == 55          # AlexNet conv1
-    assert arith.conv_output_length(55, 3, stride=2) == 27            # overlapping pool
-    assert arith.conv_output_length(7, 3, dilation=2) == 3            # dilated: extent 5
-    assert arith.conv_output_length(5, 3, padding=2) == 7             # full padding
+def test_numpy_integers_are_accepted_and_give_python_ints():
+    # Sizes often come from array shapes or np.arange: np.int64 must work like int.
+    assert arith.dense_params(np.int64(4), 3) == 15
+    assert type(arith.dense_params(np.int64(4), np.int32(3))) is int
+    assert arith.conv2d_params(np.int64(3), 3, np.uint8(2), 4) == 3 * 3 * 2 * 4 + 4
+    assert arith.conv2d_output_shape(np.array([13, 20]), (np.int64(3), 5)) == (11, 16)
+    assert arith.num_neurons(np.array([96, 55, 55])) == 290400
+    assert arith.receptive_field([(np.int64(3), np.int64(2))] * 2) == 7
+    assert type(arith.conv2d_macs(np.int64(2), 2, 3, 3, 1, 1)) is int
+
+
+def test_2d_output_shapes():
     assert arith.conv2d_output_shape(32, 3) == (30, 30)
     assert arith.conv2d_output_shape((30, 30), 2, stride=2) == (15, 15)
     assert arith.conv2d_output_shape((13, 20), (3, 5), padding=(1, 2)) == (13, 20)
+    # Every argument acts on its own axis: stride (1, 2) halves only the width.
+    assert arith.conv2d_output_shape((9, 9), 3, stride=(1, 2), dilation=(2, 1)) == (5, 4)
+    # GoogLeNet's Caffe-style pools round up.
+    assert arith.conv2d_output_shape(112, 3, stride=2, ceil_mode=True) == (56, 56)
+    assert arith.conv2d_output_shape(112, 3, stride=2) == (55, 55)
 
 
-def test_ceil_mode_matches_googlenet_pools():
-    # GoogLeNet's Caffe-style pools: 112 -> 56 -> 28 -> 14 -> 7 with 3x3/2 and ceil.
-    sizes = [112]
-    for _ in range(3):
-        sizes.append(arith.conv_output_length(sizes[-1], 3, stride=2, ceil_mode=True))
-    assert sizes == [112, 56, 28, 14]
-    assert arith.conv_output_length(112, 3, stride=2) == 55
-    # A window that would start inside the right padding is dropped (PyTorch's rule).
-    assert arith.conv_output_length(5, 2, stride=2, padding=1, ceil_mode=True) == 3
+def test_2d_shapes_agree_with_the_one_axis_functions():
+    # arith's 2-D helpers apply cnncourse.conv's one-axis formulas per axis (one home).
+    assert arith.conv2d_output_shape((7, 6), 3, stride=2, padding=1) == (
+        conv_output_size(7, 3, padding=1, stride=2), conv_output_size(6, 3, padding=1, stride=2))
+    assert arith.conv_transpose2d_output_shape((4, 5), 3, stride=2, padding=1,
+                                               output_padding=(1, 0)) == (
+        conv_transpose_output_size(4, 3, padding=1, stride=2, output_padding=1),
+        conv_transpose_output_size(5, 3, padding=1, stride=2))
+    assert not hasattr(arith, "conv_output_length")
+    assert not hasattr(arith, "conv_transpose_output_length")
 
 
-@settings(max_examples=200, deadline=None)
-@given(i=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3),
-       d=st.integers(1, 3), ceil_mode=st.booleans())
-def test_conv_output_length_matches_torch(i, k, s, p, d, ceil_mode):
-    torch = pytest.importorskip("torch")
-    extent = d * (k - 1) + 1
-    if extent > i + 2 * p:
-        with pytest.raises(ValueError):
-            arith.conv_output_length(i, k, s, p, d, ceil_mode)
-        return
-    x = torch.zeros(1, 1, i)
-    if ceil_mode:
-        if 2 * p > k:
-            return  # PyTorch pooling rejects padding > kernel/2: nothing to compare against
-        expected = torch.nn.functional.max_pool1d(x, k, s, p, d, ceil_mode=True).shape[-1]
-    else:
-        expected = torch.nn.functional.conv1d(x, torch.zeros(1, 1, k), stride=s, padding=p,
-                                              dilation=d).shape[-1]
-    assert arith.conv_output_length(i, k, s, p, d, ceil_mode) == expected
-
-
-@settings(max_examples=100, deadline=None)
-@given(i=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 2))
-def test_transposed_inverts_conv_shape(i, k, s, p):
-    out = (i - 1) * s - 2 * p + k
-    if out < 1:
-        return
-    assert arith.conv_transpose_output_length(i, k, s, p) == out
-    # Convolving the transposed output with the same kernel/stride/padding gives i back.
-    assert arith.conv_output_length(out, k, s, p) == i
-
-
-def test_dcgan_transposed_sizes():
-    assert arith.conv_transpose_output_length(1, 7) == 7
+def test_dcgan_transposed_shapes():
+    assert arith.conv_transpose2d_output_shape(1, 7) == (7, 7)
     assert arith.conv_transpose2d_output_shape(7, 4, stride=2, padding=1) == (14, 14)
     assert arith.conv_transpose2d_output_shape(14, 4, stride=2, padding=1) == (28, 28)
-    assert arith.conv_transpose_output_length(4, 3, stride=2, padding=1, output_padding=1) == 8
+    assert arith.conv_transpose2d_output_shape(4, 3, stride=2, padding=1,
+                                               output_padding=1) == (8, 8)
 
 
 def test_receptive_field():
@@ -214,8 +201,9 @@ def test_vgg16_totals_from_arith():
 
 
 def test_arith_imports_nothing_heavy():
+    # numpy comes in with cnncourse.conv (the one home of the output-size formula).
     code = ("import sys, cnncourse.aids.arith; "
-            "bad = [m for m in ('torch', 'numpy', 'matplotlib', 'ipywidgets') if m in sys.modules];"
+            "bad = [m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -14,6 +14,7 @@ from cnncourse.conv import (
     col2im,
     conv_forward_naive,
     conv_output_size,
+    conv_transpose_output_size,
     convolve1d,
     convolve2d,
     correlate1d,
@@ -24,6 +25,7 @@ from cnncourse.conv import (
     pad2d,
 )
 from cnncourse.gradcheck import check_layer_gradients
+from cnncourse.layers import Layer
 
 FAST = settings(max_examples=25, deadline=None)
 
@@ -61,16 +63,25 @@ def test_output_size_k3_p1_s2_gives_3_for_5_and_6(input_size, expected):
     assert conv_output_size(input_size, 3, padding=1, stride=2) == expected
 
 
-@pytest.mark.parametrize("args, expected", [
-    ((32, 3), 30),            # no padding
-    ((32, 3, 1), 32),         # same padding
-    ((5, 3, 2), 7),           # full padding P = K - 1
-    ((7, 3, 0, 2), 3),        # strided
-    ((7, 3, 0, 1, 2), 3),     # dilated: effective kernel 5
-    ((28, 5, 0, 1, 1), 24),
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(), 30),                                  # no padding
+    (dict(padding=1), 32),                         # same padding
+    (dict(padding=2), 34),                         # full padding P = K - 1
+    (dict(stride=2), 15),                          # strided
+    (dict(dilation=2), 28),                        # dilated: effective kernel 5
+    (dict(padding=1, stride=2, dilation=2), 15),
 ])
-def test_output_size_known_cases(args, expected):
-    assert conv_output_size(*args) == expected
+def test_output_size_known_cases(kwargs, expected):
+    assert conv_output_size(32, 3, **kwargs) == expected
+
+
+def test_output_size_is_keyword_only_after_kernel_size():
+    # conv_output_size(7, 3, 1, 2) once meant padding=1, stride=2 here and the reverse in
+    # another module: positional padding/stride are refused.
+    with pytest.raises(TypeError):
+        conv_output_size(7, 3, 1, 2)
+    assert conv_output_size(7, 3, padding=1, stride=2) == 4
+    assert conv_output_size(7, 3, stride=1, padding=2) == 9
 
 
 @FAST
@@ -82,9 +93,41 @@ def test_output_size_counts_window_positions(i, k, p, s, d):
     positions = len(range(0, i + 2 * p - effective + 1, s))
     if positions == 0:
         with pytest.raises(ValueError, match="larger than the padded input"):
-            conv_output_size(i, k, p, s, d)
+            conv_output_size(i, k, padding=p, stride=s, dilation=d)
     else:
-        assert conv_output_size(i, k, p, s, d) == positions
+        assert conv_output_size(i, k, padding=p, stride=s, dilation=d) == positions
+
+
+@settings(max_examples=150, deadline=None)
+@given(i=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3),
+       d=st.integers(1, 3), ceil_mode=st.booleans())
+def test_output_size_matches_torch(i, k, s, p, d, ceil_mode):
+    extent = d * (k - 1) + 1
+    if extent > i + 2 * p:
+        with pytest.raises(ValueError):
+            conv_output_size(i, k, padding=p, stride=s, dilation=d, ceil_mode=ceil_mode)
+        return
+    x = torch.zeros(1, 1, i)
+    if ceil_mode:
+        if 2 * p > k:
+            return  # PyTorch pooling rejects padding > kernel/2: nothing to compare against
+        expected = F.max_pool1d(x, k, s, p, d, ceil_mode=True).shape[-1]
+    else:
+        expected = F.conv1d(x, torch.zeros(1, 1, k), stride=s, padding=p,
+                            dilation=d).shape[-1]
+    assert conv_output_size(i, k, padding=p, stride=s, dilation=d,
+                            ceil_mode=ceil_mode) == expected
+
+
+def test_output_size_ceil_mode_matches_googlenet_pools():
+    # GoogLeNet's Caffe-style pools: 112 -> 56 -> 28 -> 14 with 3x3/2 and ceil.
+    sizes = [112]
+    for _ in range(3):
+        sizes.append(conv_output_size(sizes[-1], 3, stride=2, ceil_mode=True))
+    assert sizes == [112, 56, 28, 14]
+    assert conv_output_size(112, 3, stride=2) == 55
+    # A window that would start inside the right padding is dropped (PyTorch's rule).
+    assert conv_output_size(5, 2, stride=2, padding=1, ceil_mode=True) == 3
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -94,9 +137,6 @@ def test_output_size_counts_window_positions(i, k, p, s, d):
     (dict(input_size=5, kernel_size=3, stride=-2), "stride must be positive, got -2"),
     (dict(input_size=5, kernel_size=3, dilation=0), "dilation must be positive, got 0"),
     (dict(input_size=5, kernel_size=3, padding=-1), "padding must be >= 0, got -1"),
-    (dict(input_size=5.0, kernel_size=3), "input_size must be an integer, got 5.0"),
-    (dict(input_size=5, kernel_size=True), "kernel_size must be an integer, got True"),
-    (dict(input_size=5, kernel_size=3, stride="1"), "stride must be an integer"),
     (dict(input_size=3, kernel_size=5), r"effective kernel size 5 .* padded input 3"),
     (dict(input_size=4, kernel_size=3, dilation=2), r"effective kernel size 5 .* padded input 4"),
 ])
@@ -105,8 +145,70 @@ def test_output_size_rejects_impossible_configurations(kwargs, message):
         conv_output_size(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(input_size=5.0, kernel_size=3), "input_size must be an integer, got 5.0"),
+    (dict(input_size=5, kernel_size=True), "kernel_size must be an integer, got True"),
+    (dict(input_size=5, kernel_size=3, stride="1"), "stride must be an integer"),
+    (dict(input_size=5, kernel_size=3, padding=np.bool_(False)), "padding must be an integer"),
+])
+def test_output_size_rejects_non_integers_with_type_error(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        conv_output_size(**kwargs)
+
+
 def test_output_size_accepts_numpy_integers():
-    assert conv_output_size(np.int64(6), np.int32(3), np.int8(1), np.uint8(2)) == 3
+    got = conv_output_size(np.int64(6), np.int32(3), padding=np.int8(1), stride=np.uint8(2))
+    assert got == 3 and type(got) is int
+
+
+# ---------------------------------------------------------------------------------------------
+# conv_transpose_output_size
+# ---------------------------------------------------------------------------------------------
+def test_transpose_output_size_dcgan_examples():
+    assert conv_transpose_output_size(1, 7) == 7                         # 1x1 code -> 7x7
+    assert conv_transpose_output_size(7, 4, stride=2, padding=1) == 14   # doubles the size
+    assert conv_transpose_output_size(14, 4, stride=2, padding=1) == 28
+    assert conv_transpose_output_size(3, 3, stride=2, padding=1) == 5
+    assert conv_transpose_output_size(3, 3, stride=2, padding=1, output_padding=1) == 6
+    assert conv_transpose_output_size(3, 3, dilation=2) == 7             # D(K-1) + I
+
+
+@settings(max_examples=150, deadline=None)
+@given(i=st.integers(1, 12), k=st.integers(1, 5), s=st.integers(1, 3), p=st.integers(0, 2),
+       d=st.integers(1, 3), op=st.integers(0, 2))
+def test_transpose_output_size_matches_torch_and_inverts_conv(i, k, s, p, d, op):
+    if op >= max(s, d):
+        with pytest.raises(ValueError, match="must be smaller than stride"):
+            conv_transpose_output_size(i, k, padding=p, stride=s, output_padding=op, dilation=d)
+        return
+    expected = (i - 1) * s - 2 * p + d * (k - 1) + op + 1
+    if expected < 1:
+        with pytest.raises(ValueError, match="output would be"):
+            conv_transpose_output_size(i, k, padding=p, stride=s, output_padding=op, dilation=d)
+        return
+    got = conv_transpose_output_size(i, k, padding=p, stride=s, output_padding=op, dilation=d)
+    x = torch.zeros(1, 1, i)
+    torch_size = F.conv_transpose1d(x, torch.zeros(1, 1, k), stride=s, padding=p,
+                                    output_padding=op, dilation=d).shape[-1]
+    assert got == torch_size == expected
+    # The convolution with the same settings maps the transposed output back to i.
+    if op < s:
+        assert conv_output_size(got, k, padding=p, stride=s, dilation=d) == i
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: conv_transpose_output_size(4, 3, stride=2, output_padding=2), ValueError,
+     "output_padding=2 must be smaller than stride=2"),
+    (lambda: conv_transpose_output_size(1, 1, padding=1), ValueError, "output would be -1"),
+    (lambda: conv_transpose_output_size(0, 3), ValueError, "input_size must be positive"),
+    (lambda: conv_transpose_output_size(4, 3, output_padding=-1), ValueError,
+     "output_padding must be >= 0"),
+    (lambda: conv_transpose_output_size(4, 3.0), TypeError, "kernel_size must be an integer"),
+    (lambda: conv_transpose_output_size(4, 3, 1, 2), TypeError, "positional"),
+])
+def test_transpose_output_size_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,6 +530,42 @@ def test_convolution_blocking_matches_torch(case, block_bytes):
     assert np.allclose(layer.dW, w_t.grad.numpy(), atol=1e-11)
 
 
+def test_shift_taps_match_the_module_docstring_picture():
+    from cnncourse.conv import _shift_taps
+    taps = _shift_taps(3, 3, pad=(1, 1), in_hw=(4, 4))
+    assert [(t.kernel_row, t.kernel_col) for t in taps] == [(a, d) for a in range(3)
+                                                            for d in range(3)]
+    corner, centre, last = taps[0], taps[4], taps[8]
+    assert (corner.shift, corner.pad_rows, corner.pad_cols) == (-5, slice(0, 1), slice(0, 1))
+    assert (centre.shift, centre.pad_rows, centre.pad_cols) == (0, slice(4, 4), slice(4, 4))
+    assert (last.shift, last.pad_rows, last.pad_cols) == (5, slice(3, 4), slice(3, 4))
+    assert [t.is_centre for t in taps] == [False] * 4 + [True] + [False] * 4
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, pad", [
+    ((2, 3, 4, 4), (3, 3), (1, 1), (1, 1)),     # stride-1 'same': shift taps
+    ((1, 2, 5, 3), (5, 3), (1, 1), (2, 1)),
+    ((2, 3, 7, 6), (3, 2), (2, 1), (1, 0)),     # anything else: slice taps
+    ((1, 2, 2, 3), (4, 4), (1, 1), (2, 2)),
+])
+def test_gather_is_the_teaching_im2col_in_tap_major_order(x_shape, kernel, stride, pad):
+    # cols[n, a, d, c, i, j] == im2col(x)[(n*OH + i)*OW + j, (c*KH + a)*KW + d]
+    from cnncourse.conv import _Block, _gather, _ShiftTap, _SliceTap
+    x = np.random.default_rng(3).standard_normal(x_shape)
+    layer = Convolution(np.ones((2, x_shape[1]) + kernel), np.zeros(2), stride, pad)
+    layer.block_bytes = 10**9                                     # one block: the whole batch
+    plan = layer._plan(x.shape, x.dtype)
+    same = stride == (1, 1) and plan.out_hw == x_shape[2:]
+    assert plan.shifted == same
+    assert all(isinstance(t, _ShiftTap if same else _SliceTap) for t in plan.taps)
+    n, c = x_shape[:2]
+    cols = np.full((n, *kernel, c, *plan.out_hw), np.nan)     # every entry must be written
+    _gather(x, _Block(n0=0, n1=n, c0=0, c1=c), cols, plan.taps)
+    classic = im2col(x, *kernel, stride=stride, pad=pad)
+    classic = classic.reshape(n, *plan.out_hw, c, *kernel).transpose(0, 4, 5, 3, 1, 2)
+    assert np.array_equal(cols, classic)
+
+
 def test_blocks_cover_every_image_and_channel_once():
     from cnncourse.conv import _blocks
     for n, c, per_channel, budget in [(5, 3, 10, 1), (5, 3, 10, 70), (5, 7, 10, 25),
@@ -518,6 +656,16 @@ def test_convolution_follows_the_layer_protocol():
     assert np.array_equal(layer.forward(x), np.zeros_like(before))
     layer.backward(np.ones_like(before))
     assert layer.dW.shape == (2, 1, 3, 3) and np.array_equal(layer.db, [16.0, 16.0])
+    # The protocol comes from cnncourse.layers.Layer, not from a copy of it.
+    assert isinstance(layer, Layer)
+    assert "training" not in vars(Convolution) and "_cached" not in vars(Convolution)
+    assert layer.named_params()["W"] is weights and layer.named_grads()["b"] is layer.db
+    assert repr(layer) == "Convolution(W=(2, 1, 3, 3), b=(2,))"
+
+
+def test_convolution_backward_before_forward_names_the_layer():
+    with pytest.raises(RuntimeError, match=r"^Convolution\.backward called before forward"):
+        Convolution(np.ones((1, 1, 2, 2)), np.zeros(1)).backward(np.ones((1, 1, 1, 1)))
 
 
 def test_convolution_backward_accepts_any_stride_geometry_left_over():

@@ -53,8 +53,8 @@ def test_effective_kernel_size():
 @pytest.mark.parametrize("i,k,p,s,d", [(5, 3, 1, 2, 1), (6, 3, 1, 2, 1), (7, 3, 0, 1, 2),
                                        (4, 4, 3, 1, 1), (9, 2, 0, 3, 1), (1, 1, 0, 1, 1)])
 def test_window_taps_match_formula_and_stay_inside(i, k, p, s, d):
-    taps = ce.window_taps(i, k, p, s, d)
-    assert taps.shape == (conv_output_size(i, k, p, s, d), k)
+    taps = ce.window_taps(i, k, padding=p, stride=s, dilation=d)
+    assert taps.shape == (conv_output_size(i, k, padding=p, stride=s, dilation=d), k)
     assert taps.min() == 0
     assert taps.max() <= i + 2 * p - 1
     assert np.all(np.diff(taps, axis=1) == d)
@@ -72,49 +72,50 @@ def test_window_taps_reproduce_correlation():
 
 def test_window_taps_rejects_impossible_setting():
     with pytest.raises(ValueError, match="larger than the padded input"):
-        ce.window_taps(3, 3, 0, 1, 2)
+        ce.window_taps(3, 3, dilation=2)
 
 
 def test_same_and_full_padding_keep_and_grow_size():
     for k in (1, 3, 5, 7):
         for d in (1, 2, 3):
             p = ce.same_padding(k, d)
-            assert conv_output_size(10, k, p, 1, d) == 10
-            assert conv_output_size(10, k, ce.full_padding(k, d), 1, d) == 10 + ce.effective_kernel_size(k, d) - 1
+            assert conv_output_size(10, k, padding=p, dilation=d) == 10
+            full = conv_output_size(10, k, padding=ce.full_padding(k, d), dilation=d)
+            assert full == 10 + ce.effective_kernel_size(k, d) - 1
     with pytest.raises(ValueError, match="even"):
         ce.same_padding(4)
 
 
 def test_arithmetic_case_labels():
     assert ce.arithmetic_case(5, 3) == "no padding"
-    assert ce.arithmetic_case(5, 3, 1) == "same (half) padding"
-    assert ce.arithmetic_case(5, 3, 2) == "full padding"
-    assert ce.arithmetic_case(5, 3, 1, 2) == "same (half) padding, strided"
-    assert ce.arithmetic_case(7, 3, 0, 1, 2) == "no padding, dilated"
-    assert ce.arithmetic_case(7, 3, 2, 1, 2) == "same (half) padding, dilated"
+    assert ce.arithmetic_case(5, 3, padding=1) == "same (half) padding"
+    assert ce.arithmetic_case(5, 3, padding=2) == "full padding"
+    assert ce.arithmetic_case(5, 3, padding=1, stride=2) == "same (half) padding, strided"
+    assert ce.arithmetic_case(7, 3, dilation=2) == "no padding, dilated"
+    assert ce.arithmetic_case(7, 3, padding=2, dilation=2) == "same (half) padding, dilated"
     assert ce.arithmetic_case(5, 1) == "no padding, same (half) padding"
-    assert ce.arithmetic_case(8, 4, 1) == "arbitrary padding"
+    assert ce.arithmetic_case(8, 4, padding=1) == "arbitrary padding"
     with pytest.raises(ValueError):
         ce.arithmetic_case(2, 5)
 
 
 def test_explain_arithmetic_slide_check():
     # The slides' check: K=3, P=1, S=2 gives 3 outputs for I=5 and for I=6.
-    five = ce.explain_arithmetic(5, 3, 1, 2)
-    six = ce.explain_arithmetic(6, 3, 1, 2)
+    five = ce.explain_arithmetic(5, 3, padding=1, stride=2)
+    six = ce.explain_arithmetic(6, 3, padding=1, stride=2)
     assert five["output_size"] == six["output_size"] == 3
     assert five["left_out"] == 0 and six["left_out"] == 1
     assert six["padded_size"] == 8 and six["total_padding"] == 2
     assert six["formula"].endswith("= 3")
-    dilated = ce.explain_arithmetic(7, 3, 0, 1, 2)
+    dilated = ce.explain_arithmetic(7, 3, dilation=2)
     assert dilated["effective_kernel"] == 5 and dilated["output_size"] == 3
 
 
 def test_arithmetic_report_valid_and_invalid():
-    text = ce.arithmetic_report(6, 3, 1, 2)
+    text = ce.arithmetic_report(6, 3, padding=1, stride=2)
     assert "floor(5/2) + 1 = 3" in text
     assert "reached by no window" in text
-    assert "reached by no window" not in ce.arithmetic_report(5, 3, 1, 2)
+    assert "reached by no window" not in ce.arithmetic_report(5, 3, padding=1, stride=2)
     bad = ce.arithmetic_report(2, 5)
     assert bad.startswith("invalid:") and "5" in bad and "2" in bad
 
@@ -212,11 +213,35 @@ def test_kernel_to_text():
 def test_explain_arithmetic_agrees_with_window_taps(i, k, p, s, d):
     k_eff = ce.effective_kernel_size(k, d)
     if k_eff > i + 2 * p:
-        assert ce.arithmetic_report(i, k, p, s, d).startswith("invalid")
+        assert ce.arithmetic_report(i, k, padding=p, stride=s, dilation=d).startswith("invalid")
         return
-    info = ce.explain_arithmetic(i, k, p, s, d)
-    taps = ce.window_taps(i, k, p, s, d)
+    info = ce.explain_arithmetic(i, k, padding=p, stride=s, dilation=d)
+    taps = ce.window_taps(i, k, padding=p, stride=s, dilation=d)
     assert info["output_size"] == taps.shape[0]
     # Cells after the last window's last tap are exactly the ones the floor dropped.
     assert info["padded_size"] - 1 - taps[-1, -1] == info["left_out"]
     assert info["left_out"] < s
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ce.window_taps(7, 3, 1, 2),
+    lambda: ce.arithmetic_case(7, 3, 1),
+    lambda: ce.explain_arithmetic(7, 3, 1, 2),
+    lambda: ce.arithmetic_report(7, 3, 1, 2),
+    lambda: ce.weight_sharing_matrix(np.ones(3), 8, 1),
+])
+def test_sizes_after_kernel_size_are_keyword_only(call):
+    # Same signature rule as cnncourse.conv.conv_output_size: padding and stride by name.
+    with pytest.raises(TypeError):
+        call()
+
+
+def test_numpy_integers_and_type_errors_follow_the_shared_contract():
+    assert ce.effective_kernel_size(np.int64(3), np.int32(2)) == 5
+    assert type(ce.effective_kernel_size(np.int64(3))) is int
+    assert ce.window_taps(np.int64(5), np.int64(3), padding=np.int64(1)).shape == (5, 3)
+    assert ce.explain_arithmetic(np.int64(6), 3, padding=1, stride=np.uint8(2))["output_size"] == 3
+    with pytest.raises(TypeError, match="dilation must be an integer"):
+        ce.effective_kernel_size(3, True)
+    with pytest.raises(TypeError, match="stride must be an integer"):
+        ce.window_taps(5, 3, stride=1.5)

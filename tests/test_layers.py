@@ -308,3 +308,38 @@ def test_named_params_and_grads_are_the_layer_arrays():
     np.testing.assert_array_equal(grads["W"], np.full((3, 2), 4.0))
     np.testing.assert_array_equal(grads["b"], [4.0, 4.0])
     assert ReLU().named_params() == {}
+
+
+def test_layer_base_holds_the_protocol():
+    from cnncourse.conv import Convolution
+    from cnncourse.layers import Layer
+    from cnncourse.pooling import GlobalAvgPooling, Pooling
+
+    class Scale(Layer):
+        param_names = ("w",)
+
+        def __init__(self, w):
+            super().__init__()
+            self.w = np.asarray(w, dtype=float)
+
+        def forward(self, x):
+            self.x = np.asarray(x)
+            return self.x * self.w
+
+        def backward(self, dout):
+            (x,) = self._cached("x")
+            self.dw = np.sum(dout * x)
+            return dout * self.w
+
+    layer = Scale(2.0)
+    assert layer.training is True
+    with pytest.raises(RuntimeError, match=r"^Scale\.backward called before forward$"):
+        layer.backward(np.ones(3))
+    layer.forward(np.arange(3.0))
+    np.testing.assert_array_equal(layer.backward(np.ones(3)), [2.0, 2.0, 2.0])
+    assert layer.named_params() == {"w": layer.w} and layer.named_grads() == {"w": 3.0}
+    assert repr(layer) == "Scale(w=())"
+    # Every numpy layer of the course shares this base (conv and pooling included).
+    for cls in (Affine, ReLU, Sigmoid, Tanh, SoftmaxWithLoss, MSELoss, Dropout, BatchNorm,
+                Convolution, Pooling, GlobalAvgPooling):
+        assert issubclass(cls, Layer), cls

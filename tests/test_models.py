@@ -6,6 +6,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from cnncourse.aids import arith  # noqa: E402
+from cnncourse.conv import conv_transpose_output_size  # noqa: E402
 from cnncourse.torch import models as M  # noqa: E402
 
 
@@ -243,7 +244,7 @@ def test_dcgan_shapes(img_size):
                    for m in list(gen.modules()) + list(disc.modules()))
     sizes = [img_size // 4]
     for _ in range(2):
-        sizes.append(arith.conv_transpose_output_length(sizes[-1], 4, stride=2, padding=1))
+        sizes.append(conv_transpose_output_size(sizes[-1], 4, stride=2, padding=1))
     assert sizes[-1] == img_size
 
 
@@ -277,3 +278,37 @@ def test_count_params_trainable_only():
         p.requires_grad_(False)
     assert M.count_params(model) == 61706
     assert M.count_params(model, trainable_only=True) == 61706 - 156
+
+
+def test_param_breakdown_uses_the_one_layer_classifier():
+    # Kinds come from cnncourse.aids.summary.layer_kind (by module type, not by name): a Linear
+    # called "conv" is still "fc"; a PReLU's weight is an activation's; a tied weight counts once.
+    from cnncourse.aids.summary import layer_kind
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Linear(4, 4)                  # misleading name, FC by type
+            self.norm = nn.LayerNorm(4)
+            self.act = nn.PReLU()
+            self.scale = nn.Parameter(torch.ones(4))     # owned directly: "other"
+            self.head = nn.Linear(4, 4, bias=False)
+            self.head.weight = self.conv.weight          # tied
+
+    model = Odd()
+    assert [layer_kind(m) for m in (model.conv, model.norm, model.act, model)] == \
+        ["fc", "norm", "act", "other"]
+    split = M.param_breakdown(model)
+    assert split == {"conv": 0, "fc": 20, "norm": 8, "other": 4, "act": 1, "total": 33}
+    assert split["total"] == M.count_params(model)
+
+
+def test_param_breakdown_agrees_with_the_summary_rows():
+    from cnncourse.aids.model_explorer import layer_rows, params_by_kind
+
+    with torch.device("meta"):
+        model = M.alexnet(grouped=True)
+    by_rows = params_by_kind(layer_rows(model, (3, 227, 227)))
+    split = M.param_breakdown(model)
+    assert by_rows == {kind: count for kind, count in split.items()
+                       if kind != "total" and count} == {"conv": 2334080, "fc": 58631144}

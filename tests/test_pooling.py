@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from cnncourse import pooling
 from cnncourse.gradcheck import check_layer_gradients
+from cnncourse.layers import Layer
 from cnncourse.pooling import GlobalAvgPooling, Pooling, avg_pool_naive, max_pool_naive
 
 FAST = settings(max_examples=25, deadline=None)
@@ -224,24 +225,25 @@ def test_blocked_pooling_matches_torch_across_block_boundaries(monkeypatch, maps
 
 
 @pytest.mark.parametrize("kh", [1, 2, 3])
-@pytest.mark.parametrize("kw", [2, 4, 8])
-def test_first_hit_by_words_agrees_with_the_tap_by_tap_rule(kh, kw):
-    # Masks (B, OH, kh, OW*kw) with one to all True per window: reading a window row as one
-    # integer must keep exactly the hit the tap-by-tap rule keeps.
+@pytest.mark.parametrize("kw", [2, 3, 4])
+def test_keep_first_hits_in_order_keeps_exactly_the_first_hit(kh, kw):
+    # Masks (B, OH, kh, OW*kw) with one to all True per window: only the first True in
+    # row-major window order survives (torch's choice among tied maxima).
     rng = np.random.default_rng(kh * 10 + kw)
     mask = rng.random((3, 4, kh, 5 * kw)) < rng.choice([0.1, 0.5, 0.9], size=(3, 4, 1, 1))
     windows = mask.reshape(3, 4, kh, 5, kw)
     first = np.unravel_index(rng.integers(0, kh * kw, size=(3, 4, 5)), (kh, kw))
     windows[np.arange(3)[:, None, None], np.arange(4)[None, :, None], first[0],
             np.arange(5)[None, None, :], first[1]] = True     # at least one hit per window
-    by_words, in_order = mask.copy(), mask.copy()
-    pooling._keep_first_hits_by_words(by_words, kw)
-    pooling._keep_first_hits_in_order([in_order[:, :, a, d::kw] for a in range(kh)
+    original = windows.copy()
+    pooling._keep_first_hits_in_order([mask[:, :, a, d::kw] for a in range(kh)
                                        for d in range(kw)])
-    assert np.array_equal(by_words, in_order)
-    kept = by_words.reshape(3, 4, kh, 5, kw)
-    assert (kept.sum(axis=(2, 4)) == 1).all()
-    assert not (kept & ~windows).any()
+    kept = mask.reshape(3, 4, kh, 5, kw)
+    # Brute force: the first True of each window, reading its rows left to right.
+    flat = original.transpose(0, 1, 3, 2, 4).reshape(3, 4, 5, kh * kw)
+    expected = np.zeros_like(flat)
+    np.put_along_axis(expected, flat.argmax(axis=3)[..., None], True, axis=3)
+    assert np.array_equal(kept.transpose(0, 1, 3, 2, 4).reshape(3, 4, 5, kh * kw), expected)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -268,14 +270,28 @@ def test_max_backward_sends_a_nan_windows_gradient_to_one_pixel(monkeypatch, tra
     assert np.array_equal(dx[clean_pixels], ref_dx[clean_pixels])
 
 
-def test_pooling_protocol():
-    layer = Pooling(2, 2)
+@pytest.mark.parametrize("make, x_shape, dout_shape", [
+    (lambda: Pooling(2, 2), (1, 1, 4, 4), (1, 1, 2, 2)),
+    (lambda: Pooling(3, 3, stride=2, pad=1, mode="avg"), (1, 2, 5, 5), (1, 2, 3, 3)),
+    (lambda: GlobalAvgPooling(), (2, 3, 4, 4), (2, 3)),
+])
+def test_pooling_layers_follow_the_layer_protocol(make, x_shape, dout_shape):
+    layer = make()
+    # One protocol for every layer: it comes from cnncourse.layers.Layer, not from a copy.
+    assert isinstance(layer, Layer)
+    assert "training" not in vars(type(layer)) and "_cached" not in vars(type(layer))
     assert layer.param_names == () and layer.training is True
+    assert layer.named_params() == {} and layer.named_grads() == {}
+    name = type(layer).__name__
+    with pytest.raises(RuntimeError, match=rf"^{name}\.backward called before forward"):
+        layer.backward(np.ones(dout_shape))
+    layer.forward(np.ones(x_shape))
+    assert layer.backward(np.ones(dout_shape)).shape == x_shape
+    assert repr(layer) == f"{name}()"
 
 
 @pytest.mark.parametrize("make, message", [
     (lambda: Pooling(0, 2), "pool_h must be positive, got 0"),
-    (lambda: Pooling(2, 2.5), "pool_w must be an integer, got 2.5"),
     (lambda: Pooling(2, 2, stride=0), "stride must be positive, got 0"),
     (lambda: Pooling(2, 2, pad=-1), "pad must be >= 0, got -1"),
     (lambda: Pooling(2, 2, pad=2), r"pad \(2, 2\) must be at most half the pool size \(2, 2\)"),
@@ -284,6 +300,24 @@ def test_pooling_protocol():
 def test_pooling_rejects_bad_configuration(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Pooling(2, 2.5), "pool_w must be an integer, got 2.5"),
+    (lambda: Pooling(True, 2), "pool_h must be an integer, got True"),
+    (lambda: Pooling(2, 2, stride="2"), "stride must be an int or a pair"),
+    (lambda: max_pool_naive(np.ones((1, 1, 4, 4)), 2.0, 2), "pool_h must be an integer"),
+])
+def test_pooling_rejects_non_integers_with_type_error(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+def test_pooling_accepts_numpy_integers():
+    layer = Pooling(np.int64(2), np.int32(2), stride=(np.uint8(2), 2), pad=np.int64(0))
+    assert (layer.pool_h, layer.pool_w, layer.stride, layer.pad) == (2, 2, (2, 2), (0, 0))
+    assert all(type(v) is int for v in (layer.pool_h, *layer.stride, *layer.pad))
+    assert layer.forward(np.ones((1, 1, 4, 4))).shape == (1, 1, 2, 2)
 
 
 @pytest.mark.parametrize("x_shape, message", [

@@ -60,6 +60,18 @@ def test_plot_sliding_1d_writes_outputs():
         vc.plot_sliding_1d(np.ones((2, 2)), [1, 0, -1])
 
 
+def test_sizes_are_keyword_only_and_padding_stride_mean_what_they_say():
+    # padding before stride by name everywhere; a positional call is refused, not misread.
+    with pytest.raises(TypeError):
+        vc.draw_windows(7, 3, 1, 2)
+    with pytest.raises(TypeError):
+        vc.plot_sliding_1d([1, 2, 3, 4, 5], [1, 1], 2, 1)
+    fig = vc.plot_sliding_1d([1, 2, 3, 4, 5], [1, 1], padding=1, stride=2)
+    # Padded input 0 1 2 3 4 5 0, windows at 0, 2, 4: sums 1, 5, 9.
+    assert [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("->")] == \
+        ["-> 1", "-> 5", "-> 9"]
+
+
 def test_plot_feature_maps_grid():
     maps = np.random.default_rng(0).random((5, 4, 4))
     fig = vc.plot_feature_maps(maps, titles=list("abcde"), ncols=3)

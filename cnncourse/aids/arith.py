@@ -1,8 +1,11 @@
-"""Parameter, shape and cost arithmetic for convolutional networks, in plain Python.
+"""Parameter, shape and cost arithmetic for convolutional networks, in plain Python ints.
 
-Nothing here imports numpy or torch: these are the numbers a student computes by hand for the
-case-study notebooks (LeNet-5, AlexNet, VGG-16, GoogLeNet, ResNet) and the DCGAN generator, and
-the library uses them to check the models it builds.
+These are the numbers a student computes by hand for the case-study notebooks (LeNet-5,
+AlexNet, VGG-16, GoogLeNet, ResNet) and the DCGAN generator, and the library uses them to check
+the models it builds. The one-axis output-size formulas live in `cnncourse.conv`
+(`conv_output_size`, `conv_transpose_output_size`); the 2-D shape helpers here apply them to
+height and width. Arguments are checked by `cnncourse._validate` (TypeError for a non-integer,
+numpy integers welcome; ValueError for a value out of range).
 
 Conventions
 - Padding P is per side (PyTorch, Keras "valid"/"same" arithmetic); some textbooks write the
@@ -12,15 +15,15 @@ Conventions
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
+
+from .._validate import check_int, check_pair
+from ..conv import conv_output_size, conv_transpose_output_size
 
 __all__ = [
     "conv2d_params",
     "dense_params",
-    "conv_output_length",
     "conv2d_output_shape",
-    "conv_transpose_output_length",
     "conv_transpose2d_output_shape",
     "receptive_field",
     "conv2d_macs",
@@ -30,22 +33,6 @@ __all__ = [
     "inception_module_params",
     "num_neurons",
 ]
-
-
-def _check_int(name: str, value: int, minimum: int) -> None:
-    # bool is an int subclass; True as a kernel size is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _pair(name: str, value: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, value
-    if isinstance(value, Sequence) and len(value) == 2:
-        return value[0], value[1]
-    raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
 
 
 def conv2d_params(k_h: int, k_w: int, c_in: int, c_out: int, bias: bool = True,
@@ -66,9 +53,9 @@ def conv2d_params(k_h: int, k_w: int, c_in: int, c_out: int, bias: bool = True,
 
     Returns: int
     """
-    for name, value in (("k_h", k_h), ("k_w", k_w), ("c_in", c_in), ("c_out", c_out),
-                        ("groups", groups)):
-        _check_int(name, value, 1)
+    k_h, k_w = check_int("k_h", k_h, 1), check_int("k_w", k_w, 1)
+    c_in, c_out = check_int("c_in", c_in, 1), check_int("c_out", c_out, 1)
+    groups = check_int("groups", groups, 1)
     if c_in % groups or c_out % groups:
         raise ValueError(f"c_in={c_in} and c_out={c_out} must both be divisible by "
                          f"groups={groups}")
@@ -88,46 +75,9 @@ def dense_params(n_in: int, n_out: int, bias: bool = True) -> int:
 
     Returns: int
     """
-    _check_int("n_in", n_in, 1)
-    _check_int("n_out", n_out, 1)
+    n_in = check_int("n_in", n_in, 1)
+    n_out = check_int("n_out", n_out, 1)
     return n_in * n_out + (n_out if bias else 0)
-
-
-def conv_output_length(input_size: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                       dilation: int = 1, ceil_mode: bool = False) -> int:
-    """Output length of a convolution or pooling window along one axis.
-
-        O = floor((I + 2P - K - (K - 1)(D - 1)) / S) + 1
-
-    (K + (K - 1)(D - 1) is the dilated kernel's extent.) With ceil_mode=True the floor becomes a
-    ceiling, as in Caffe-era pooling (GoogLeNet), except that a last window starting entirely
-    in the right padding is dropped, as PyTorch does.
-
-    Example: I=5 or I=6, K=3, P=1, S=2 both give O=3; AlexNet conv1 227, K=11, S=4 gives 55.
-
-    Inputs:
-    - input_size I (>= 1), kernel_size K (>= 1), stride S (>= 1), padding P per side (>= 0),
-      dilation D (>= 1)
-
-    Returns: int O (>= 1); ValueError if the dilated kernel does not fit in the padded input.
-    """
-    _check_int("input_size", input_size, 1)
-    _check_int("kernel_size", kernel_size, 1)
-    _check_int("stride", stride, 1)
-    _check_int("padding", padding, 0)
-    _check_int("dilation", dilation, 1)
-    extent = kernel_size + (kernel_size - 1) * (dilation - 1)
-    span = input_size + 2 * padding - extent
-    if span < 0:
-        raise ValueError(f"kernel extent {extent} (kernel_size={kernel_size}, "
-                         f"dilation={dilation}) exceeds the padded input "
-                         f"{input_size} + 2*{padding} = {input_size + 2 * padding}")
-    if not ceil_mode:
-        return span // stride + 1
-    out = math.ceil(span / stride) + 1
-    if (out - 1) * stride >= input_size + padding:
-        out -= 1
-    return out
 
 
 def conv2d_output_shape(input_hw: int | Sequence[int], kernel_size: int | Sequence[int],
@@ -136,53 +86,23 @@ def conv2d_output_shape(input_hw: int | Sequence[int], kernel_size: int | Sequen
                         ceil_mode: bool = False) -> tuple[int, int]:
     """Spatial output shape (OH, OW) of a 2-D convolution or pooling layer.
 
-    Applies `conv_output_length` to height and width; every argument is an int (same for both
-    axes) or a pair (h, w).
+    Applies `cnncourse.conv.conv_output_size` to height and width; every argument is an int
+    (same for both axes) or a pair (h, w). ceil_mode as in `conv_output_size` (GoogLeNet's
+    pools).
 
     Example: conv2d_output_shape(32, 3) == (30, 30)  (Keras Conv2D(32, 3x3) on 32x32).
 
     Returns: tuple (OH, OW)
     """
-    i_h, i_w = _pair("input_hw", input_hw)
-    k_h, k_w = _pair("kernel_size", kernel_size)
-    s_h, s_w = _pair("stride", stride)
-    p_h, p_w = _pair("padding", padding)
-    d_h, d_w = _pair("dilation", dilation)
-    return (conv_output_length(i_h, k_h, s_h, p_h, d_h, ceil_mode),
-            conv_output_length(i_w, k_w, s_w, p_w, d_w, ceil_mode))
-
-
-def conv_transpose_output_length(input_size: int, kernel_size: int, stride: int = 1,
-                                 padding: int = 0, output_padding: int = 0,
-                                 dilation: int = 1) -> int:
-    """Output length of a transposed convolution along one axis (PyTorch ConvTranspose2d).
-
-        O = (I - 1) * S - 2P + D(K - 1) + output_padding + 1
-
-    It inverts `conv_output_length`'s shape map: the DCGAN up-sampling step K=4, S=2, P=1
-    doubles the size (7 -> 14 -> 28); K=7, S=1, P=0 turns a 1x1 code into 7x7.
-
-    Inputs: input_size I (>= 1), kernel_size K (>= 1), stride S (>= 1), padding P (>= 0),
-    output_padding (0 <= output_padding < max(S, D)), dilation D (>= 1)
-
-    Returns: int O (>= 1)
-    """
-    _check_int("input_size", input_size, 1)
-    _check_int("kernel_size", kernel_size, 1)
-    _check_int("stride", stride, 1)
-    _check_int("padding", padding, 0)
-    _check_int("output_padding", output_padding, 0)
-    _check_int("dilation", dilation, 1)
-    if output_padding >= max(stride, dilation):
-        raise ValueError(f"output_padding={output_padding} must be smaller than stride={stride} "
-                         f"or dilation={dilation}")
-    out = (input_size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) \
-        + output_padding + 1
-    if out < 1:
-        raise ValueError(f"transposed convolution output would be {out} (input_size="
-                         f"{input_size}, kernel_size={kernel_size}, stride={stride}, "
-                         f"padding={padding}); reduce the padding")
-    return out
+    i_h, i_w = check_pair("input_hw", input_hw)
+    k_h, k_w = check_pair("kernel_size", kernel_size)
+    s_h, s_w = check_pair("stride", stride)
+    p_h, p_w = check_pair("padding", padding)
+    d_h, d_w = check_pair("dilation", dilation)
+    return (conv_output_size(i_h, k_h, padding=p_h, stride=s_h, dilation=d_h,
+                             ceil_mode=ceil_mode),
+            conv_output_size(i_w, k_w, padding=p_w, stride=s_w, dilation=d_w,
+                             ceil_mode=ceil_mode))
 
 
 def conv_transpose2d_output_shape(input_hw: int | Sequence[int],
@@ -193,20 +113,23 @@ def conv_transpose2d_output_shape(input_hw: int | Sequence[int],
                                   dilation: int | Sequence[int] = 1) -> tuple[int, int]:
     """Spatial output shape (OH, OW) of a 2-D transposed convolution.
 
-    Applies `conv_transpose_output_length` to height and width; ints or (h, w) pairs.
+    Applies `cnncourse.conv.conv_transpose_output_size` to height and width; ints or (h, w)
+    pairs.
 
     Example: conv_transpose2d_output_shape(7, 4, stride=2, padding=1) == (14, 14).
 
     Returns: tuple (OH, OW)
     """
-    i_h, i_w = _pair("input_hw", input_hw)
-    k_h, k_w = _pair("kernel_size", kernel_size)
-    s_h, s_w = _pair("stride", stride)
-    p_h, p_w = _pair("padding", padding)
-    o_h, o_w = _pair("output_padding", output_padding)
-    d_h, d_w = _pair("dilation", dilation)
-    return (conv_transpose_output_length(i_h, k_h, s_h, p_h, o_h, d_h),
-            conv_transpose_output_length(i_w, k_w, s_w, p_w, o_w, d_w))
+    i_h, i_w = check_pair("input_hw", input_hw)
+    k_h, k_w = check_pair("kernel_size", kernel_size)
+    s_h, s_w = check_pair("stride", stride)
+    p_h, p_w = check_pair("padding", padding)
+    o_h, o_w = check_pair("output_padding", output_padding)
+    d_h, d_w = check_pair("dilation", dilation)
+    return (conv_transpose_output_size(i_h, k_h, padding=p_h, stride=s_h, output_padding=o_h,
+                                       dilation=d_h),
+            conv_transpose_output_size(i_w, k_w, padding=p_w, stride=s_w, output_padding=o_w,
+                                       dilation=d_w))
 
 
 def receptive_field(layers: Iterable[Sequence[int]]) -> int:
@@ -232,9 +155,9 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> int:
                              f"(kernel, stride, dilation), got {layer!r}")
         kernel, stride = layer[0], layer[1]
         dilation = layer[2] if len(layer) == 3 else 1
-        _check_int(f"layer {index} kernel", kernel, 1)
-        _check_int(f"layer {index} stride", stride, 1)
-        _check_int(f"layer {index} dilation", dilation, 1)
+        kernel = check_int(f"layer {index} kernel", kernel, 1)
+        stride = check_int(f"layer {index} stride", stride, 1)
+        dilation = check_int(f"layer {index} dilation", dilation, 1)
         field += (kernel - 1) * dilation * jump
         jump *= stride
     return field
@@ -252,8 +175,8 @@ def conv2d_macs(out_h: int, out_w: int, k_h: int, k_w: int, c_in: int, c_out: in
 
     Returns: int
     """
-    _check_int("out_h", out_h, 1)
-    _check_int("out_w", out_w, 1)
+    out_h = check_int("out_h", out_h, 1)
+    out_w = check_int("out_w", out_w, 1)
     weights = conv2d_params(k_h, k_w, c_in, c_out, bias=False, groups=groups)
     return out_h * out_w * weights
 
@@ -328,6 +251,5 @@ def num_neurons(shape: Sequence[int]) -> int:
     """
     total = 1
     for index, size in enumerate(shape):
-        _check_int(f"shape[{index}]", size, 1)
-        total *= size
+        total *= check_int(f"shape[{index}]", size, 1)
     return total

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_positive_int
 from ..conv import conv_output_size
 
 __all__ = [
@@ -43,34 +44,27 @@ def classic_kernels() -> dict[str, np.ndarray]:
     }
 
 
-def _check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
     """Span of a dilated kernel: K_eff = K + (K - 1)(D - 1) = D(K - 1) + 1.
 
     Inputs: kernel_size K >= 1, dilation D >= 1 (ints). Output: int.
     """
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    dilation = _check_positive_int("dilation", dilation)
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    dilation = check_positive_int("dilation", dilation)
     return dilation * (kernel_size - 1) + 1
 
 
-def window_taps(input_size: int, kernel_size: int, padding: int = 0, stride: int = 1,
+def window_taps(input_size: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
                 dilation: int = 1) -> np.ndarray:
     """Positions each window reads, along one axis, in padded coordinates.
 
-    Inputs: sizes as in `cnncourse.conv.conv_output_size`.
+    Inputs: sizes as in `cnncourse.conv.conv_output_size` (keyword-only after kernel_size).
     Output: int array of shape (O, K); row o holds the padded indices
     ``o*S + k*D`` for k = 0..K-1. Index i of the padded axis is input cell i - P, so indices
     < P or >= P + I fall on padding.
     """
-    out_size = conv_output_size(input_size, kernel_size, padding, stride, dilation)
+    out_size = conv_output_size(input_size, kernel_size, padding=padding, stride=stride,
+                                dilation=dilation)
     starts = np.arange(out_size) * stride
     return starts[:, None] + np.arange(kernel_size)[None, :] * dilation
 
@@ -92,7 +86,7 @@ def full_padding(kernel_size: int, dilation: int = 1) -> int:
     return effective_kernel_size(kernel_size, dilation) - 1
 
 
-def arithmetic_case(input_size: int, kernel_size: int, padding: int = 0, stride: int = 1,
+def arithmetic_case(input_size: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
                     dilation: int = 1) -> str:
     """Name the cases of Dumoulin & Visin's convolution-arithmetic guide that a setting falls in.
 
@@ -101,7 +95,8 @@ def arithmetic_case(input_size: int, kernel_size: int, padding: int = 0, stride:
     then "strided" (S > 1) and "dilated" (D > 1) when they apply. K = 1 with P = 0 is both
     "no padding" and "same"; it is reported as "no padding, same (half) padding".
     """
-    conv_output_size(input_size, kernel_size, padding, stride, dilation)  # validates
+    # Validates the setting (the ValueError names the numbers).
+    conv_output_size(input_size, kernel_size, padding=padding, stride=stride, dilation=dilation)
     k_eff = effective_kernel_size(kernel_size, dilation)
     labels = []
     if padding == 0:
@@ -119,7 +114,7 @@ def arithmetic_case(input_size: int, kernel_size: int, padding: int = 0, stride:
     return ", ".join(labels)
 
 
-def explain_arithmetic(input_size: int, kernel_size: int, padding: int = 0, stride: int = 1,
+def explain_arithmetic(input_size: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
                        dilation: int = 1) -> dict:
     """Everything the arithmetic explorer shows for one setting, as plain data.
 
@@ -129,7 +124,8 @@ def explain_arithmetic(input_size: int, kernel_size: int, padding: int = 0, stri
     numbers substituted into O = floor((I + 2P - K_eff) / S) + 1).
     Raises the ValueError of `conv_output_size` for impossible settings.
     """
-    out_size = conv_output_size(input_size, kernel_size, padding, stride, dilation)
+    out_size = conv_output_size(input_size, kernel_size, padding=padding, stride=stride,
+                                dilation=dilation)
     k_eff = effective_kernel_size(kernel_size, dilation)
     padded = input_size + 2 * padding
     formula = (f"O = floor(({input_size} + 2*{padding} - {kernel_size} - "
@@ -141,7 +137,8 @@ def explain_arithmetic(input_size: int, kernel_size: int, padding: int = 0, stri
         "padded_size": padded,
         "total_padding": 2 * padding,
         "left_out": (padded - k_eff) % stride,
-        "case": arithmetic_case(input_size, kernel_size, padding, stride, dilation),
+        "case": arithmetic_case(input_size, kernel_size, padding=padding, stride=stride,
+                                dilation=dilation),
         "formula": formula,
     }
 
@@ -189,7 +186,7 @@ def count_changed_inputs(before: np.ndarray, after: np.ndarray) -> tuple[int, in
     return ink_to_paper + paper_to_ink, ink_to_paper, paper_to_ink
 
 
-def weight_sharing_matrix(kernel: np.ndarray, n_inputs: int, padding: int = 0) -> np.ndarray:
+def weight_sharing_matrix(kernel: np.ndarray, n_inputs: int, *, padding: int = 0) -> np.ndarray:
     """The dense weight matrix of a 1-D convolution layer (stride 1), to compare with FC.
 
     Inputs: kernel (K,), n_inputs I, per-side zero padding P.
@@ -200,7 +197,7 @@ def weight_sharing_matrix(kernel: np.ndarray, n_inputs: int, padding: int = 0) -
     kernel = np.asarray(kernel, dtype=float)
     if kernel.ndim != 1:
         raise ValueError(f"kernel must be 1-D (K,), got shape {kernel.shape}")
-    taps = window_taps(n_inputs, kernel.shape[0], padding)
+    taps = window_taps(n_inputs, kernel.shape[0], padding=padding)
     matrix = np.zeros((taps.shape[0], n_inputs))
     for row, columns in enumerate(taps):
         for k, padded_col in enumerate(columns):
@@ -241,7 +238,7 @@ def filter_image(image: np.ndarray, kernel: np.ndarray, mode: str = "replicate")
     return out
 
 
-def arithmetic_report(input_size: int, kernel_size: int, padding: int = 0, stride: int = 1,
+def arithmetic_report(input_size: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
                       dilation: int = 1) -> str:
     """The text the arithmetic explorer prints: the formula with numbers, or why it is invalid.
 
@@ -249,7 +246,8 @@ def arithmetic_report(input_size: int, kernel_size: int, padding: int = 0, strid
     ValueError's message is returned after "invalid: ".
     """
     try:
-        info = explain_arithmetic(input_size, kernel_size, padding, stride, dilation)
+        info = explain_arithmetic(input_size, kernel_size, padding=padding, stride=stride,
+                                  dilation=dilation)
     except ValueError as err:
         return f"invalid: {err}"
     lines = [

@@ -26,20 +26,22 @@ def _grid(ax, n_rows: int, n_cols: int, x0: float = 0.0, fill=None, edge: str = 
                                    edgecolor=edge, linewidth=0.6))
 
 
-def draw_windows(input_size: int, kernel_size: int, padding: int = 0, stride: int = 1,
+def draw_windows(input_size: int, kernel_size: int, *, padding: int = 0, stride: int = 1,
                  dilation: int = 1, window: tuple[int, int] = (0, 0), ax=None):
     """Draw a square I x I input with its padding, one window's taps, and the O x O output.
 
-    Inputs: the sizes of `cnncourse.conv.conv_output_size`; window = (row, col) of the output
-    cell whose receptive taps are highlighted. Padding cells are grey, the K*K taps of the
-    chosen window blue, the top-left tap of every window marked with a dot (the stride made
-    visible), and the output grid (O x O) drawn to the right with the chosen cell orange.
+    Inputs: the sizes of `cnncourse.conv.conv_output_size` (keyword-only after kernel_size);
+    window = (row, col) of the output cell whose receptive taps are highlighted. Padding cells
+    are grey, the K*K taps of the chosen window blue, the top-left tap of every window marked
+    with a dot (the stride made visible), and the output grid (O x O) drawn to the right with
+    the chosen cell orange.
     Output: the Figure.
     """
     import matplotlib.pyplot as plt
 
-    info = explain_arithmetic(input_size, kernel_size, padding, stride, dilation)
-    taps = window_taps(input_size, kernel_size, padding, stride, dilation)
+    sizes = dict(padding=padding, stride=stride, dilation=dilation)
+    info = explain_arithmetic(input_size, kernel_size, **sizes)
+    taps = window_taps(input_size, kernel_size, **sizes)
     out_size = info["output_size"]
     row, col = window
     if not (0 <= row < out_size and 0 <= col < out_size):
@@ -77,7 +79,7 @@ def draw_windows(input_size: int, kernel_size: int, padding: int = 0, stride: in
     return fig
 
 
-def plot_sliding_1d(x, kernel, stride: int = 1, padding: int = 0, flip: bool = False):
+def plot_sliding_1d(x, kernel, *, padding: int = 0, stride: int = 1, flip: bool = False):
     """One row per output: the (zero-padded) 1-D input with the window at that step.
 
     Inputs: x (I,), kernel (K,); flip=True draws true convolution (the kernel reversed).
@@ -92,7 +94,7 @@ def plot_sliding_1d(x, kernel, stride: int = 1, padding: int = 0, flip: bool = F
         raise ValueError(f"x and kernel must be 1-D, got shapes {x.shape} and {kernel.shape}")
     weights = kernel[::-1] if flip else kernel
     x_padded = np.pad(x, padding)
-    taps = window_taps(x.shape[0], kernel.shape[0], padding, stride)
+    taps = window_taps(x.shape[0], kernel.shape[0], padding=padding, stride=stride)
     n_out = taps.shape[0]
     fig, ax = plt.subplots(figsize=(0.6 * (x_padded.shape[0] + 3), 0.55 * (n_out + 1) + 0.6))
     for o, columns in enumerate(taps):
