@@ -22,7 +22,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_expected() -> dict:
-    return json.loads((DEMO / "expected.json").read_text())
+    return json.loads((DEMO / "expected.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +31,9 @@ def demo_graded(tmp_path_factory):
     from cnncourse.grading.pipeline import grade
     before = {p: p.stat().st_mtime_ns for p in DEMO.rglob("*") if p.is_file()}
     out = tmp_path_factory.mktemp("demo-out")
+    from cnncourse.grading.cli import DEMO_BUDGET
     results = grade(DEMO / "submitted", course_root=DEMO, out_dir=out, workers=2, timeout=5,
-                    hide=(REPO,), log=lambda *a: None)
+                    budget=DEMO_BUDGET, hide=(REPO,), log=lambda *a: None)
     return {r.student: r for r in results}, out, out / "gradebook.db", before
 
 

@@ -51,6 +51,9 @@ def _perform(request: dict, user_ns: dict):
     op = request["op"]
     if op == "describe":
         return {"t": "str", "v": json.dumps(_describe(request["names"], user_ns))}
+    if op in ("watch", "unwatch"):  # count calls of an exercise's forbidden library names
+        from . import forbidden
+        return wire.encode(forbidden.watch(list(request["names"])) if op == "watch" else forbidden.unwatch())
     resolve = {"resolve_handle": lambda node: _handles[node["id"]],
                "resolve_function": _resolve_function}
     target = _target(request, user_ns)

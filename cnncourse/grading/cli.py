@@ -40,14 +40,20 @@ def grade_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="output folder (default: <course>/grading/course/output)")
     parser.add_argument("--gradebook", help="nbgrader gradebook (default: <course>/grading/course/gradebook.db)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per cell (default 30)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds per submission; past it the rest scores 0 (default 300)")
+    parser.add_argument("--max-procs", type=int, default=64,
+                        help="processes + threads per student kernel (namespace sandboxes; default 64)")
     parser.add_argument("--mem-gb", type=float, default=3.0, help="memory limit per kernel in GiB")
     parser.add_argument("--output-cap-kb", type=int, default=64, help="output kept per cell, in KiB")
     parser.add_argument("--sandbox", choices=["namespaces+uid", "namespaces", "limits-only"],
                         help="force a sandbox level (default: the strongest available)")
     args = parser.parse_args(argv)
+    from .grader import DEFAULT_BUDGET
     from .pipeline import grade
 
     demo = args.submissions == "demo"
+    budget = args.budget if args.budget is not None else DEFAULT_BUDGET
     if demo:
         course_root = demo_root()
         submissions = course_root / "submitted"
@@ -55,6 +61,7 @@ def grade_main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else work / "demo-output"
         gradebook = Path(args.gradebook) if args.gradebook else out / "gradebook.db"
         timeout = min(args.timeout, 10.0)
+        budget = min(budget, DEMO_BUDGET)
         print(f"demo class: {submissions}\n  sources {course_root / 'solutions'}\n  output  {out}")
     else:
         course_root = _course_root(args.course_root)
@@ -70,19 +77,26 @@ def grade_main(argv: list[str] | None = None) -> int:
                         timeout=timeout, output_cap=args.output_cap_kb * 1024,
                         mem_bytes=int(args.mem_gb * 1024**3), sandbox_level=args.sandbox,
                         gradebook=gradebook, progress=sys.stderr.isatty() or demo,
-                        hide=(repo_root(),) if demo else ())
+                        hide=(repo_root(),) if demo else (), budget=budget, max_procs=args.max_procs)
     except (FileNotFoundError, ValueError) as exc:
         print(f"cnncourse-grade: {exc}", file=sys.stderr)
         return 2
     print(f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s -> {out}")
     if demo:
-        return _compare_demo(results)
+        return _compare_demo(results, complete=args.student is None)
     return 0
 
 
-def _compare_demo(results) -> int:
-    expected = json.loads((demo_root() / "expected.json").read_text())
+DEMO_BUDGET = 25.0   # the demo's per-submission budget: its slow student shows the cut-off
+
+
+def _compare_demo(results, complete: bool = True) -> int:
+    import unicodedata
+
+    from .ids import display
+    expected = json.loads((demo_root() / "expected.json").read_text(encoding="utf-8"))
     bad = 0
+    missing = sorted(set(expected) - {r.student for r in results}) if complete else []
     print(f"\n{'student':<26}{'points':>8}  expected?  note")
     for r in results:
         want = expected.get(r.student, {})
@@ -94,7 +108,13 @@ def _compare_demo(results) -> int:
             shown = "n/g"
         bad += not ok
         note = r.reason or (r.problems[0] if r.problems else "")
-        print(f"{r.student:<26}{shown:>8}  {'yes' if ok else 'NO '}        {note[:60]}")
+        name = display(r.student)
+        name = name if len(name) <= 25 else name[:22] + "..."
+        pad = 26 - sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in name)
+        print(f"{name}{' ' * max(pad, 1)}{shown:>8}  {'yes' if ok else 'NO '}        {display(note)[:60]}")
+    for student in missing:
+        print(f"{display(student)[:25]:<26}{'-':>8}  NO         expected in expected.json, not graded")
+    bad += len(missing)
     print("\nevery score as expected" if not bad else f"\n{bad} score(s) differ from expected.json")
     return 1 if bad else 0
 

@@ -1,13 +1,14 @@
 """Runs inside fresh namespaces (started by `unshare`) just before the kernel: hide, limit, drop.
 
-    python -I -S launcher.py --hide DIR ... --keep DIR ... --writable DIR \
-        [--uid N --gid N] [--mem BYTES] [--fsize BYTES] -- python -m ipykernel_launcher -f conn.json
+    python -I -S launcher.py --hide DIR ... --keep DIR ... --writable DIR [--private-shm BYTES] \
+        [--uid N --gid N] [--mem BYTES] [--fsize BYTES] [--nproc N] -- python -m ipykernel_launcher ...
 
 Steps: every --hide folder gets an empty read-only tmpfs mounted over it; every --keep folder
 (the Python environment, the package, the kernel's working folder) that such a tmpfs covered is
-bound back at its old path -- read-only, except --writable; every other mount is remounted
-read-only (best effort). Then resource limits, no_new_privs,
-the optional switch to an unprivileged uid, and exec of the kernel. Any failure is fatal: a
+bound back at its old path -- read-only, except --writable; /dev/shm gets a fresh tmpfs of its
+own (it dies with the mount namespace); every other mount is remounted read-only (best effort).
+Then resource limits (memory, file size, processes), no_new_privs, the optional switch to an
+unprivileged uid, and exec of the kernel. Any failure is fatal: a
 half-built sandbox must never run student code.
 """
 from __future__ import annotations
@@ -94,8 +95,17 @@ def readonly_everything_but(writable: list[str]) -> list[str]:
     return failed
 
 
-def apply_limits(mem_bytes: int, fsize_bytes: int) -> None:
-    """Address-space, file-size and core limits; never raised again after no_new_privs."""
+def private_shm(size_bytes: int) -> None:
+    """A fresh, size-limited tmpfs on /dev/shm: nothing shared with other kernels, gone at exit."""
+    if os.path.isdir("/dev/shm"):
+        _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | 8,  # 8: MS_NOEXEC
+               f"size={max(size_bytes, 4096)},mode=1777")
+
+
+def apply_limits(mem_bytes: int, fsize_bytes: int, nproc: int = 0) -> None:
+    """Address-space, file-size, process-count and core limits; never raised again after no_new_privs."""
+    if nproc > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     if mem_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
     if fsize_bytes > 0:
@@ -120,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gid", type=int)
     parser.add_argument("--mem", type=int, default=0)
     parser.add_argument("--fsize", type=int, default=0)
+    parser.add_argument("--nproc", type=int, default=0)
+    parser.add_argument("--private-shm", type=int, default=0)
     parser.add_argument("--cwd", required=True)
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
@@ -130,8 +142,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("no kernel command after --")
     if args.hide:
         build_sandbox(args.hide, args.keep, args.writable)
+        if args.private_shm:
+            private_shm(args.private_shm)
         readonly_everything_but(args.writable)
-    apply_limits(args.mem, args.fsize)
+    apply_limits(args.mem, args.fsize, args.nproc)
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
     if args.uid is not None:

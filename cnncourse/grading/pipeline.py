@@ -2,42 +2,78 @@
 
     results = grade("grading/demo/submitted", course_root="grading/demo", out_dir="out")
 
-Workers grade submissions (`grader.grade_submission`); the parent process is the single
-writer of the gradebook, the per-submission result files and the reports. A re-run skips a
-submission whose result file matches the submission's and the source's hashes (unless
-`force=True`).
+Each submission is graded in a process of its own (forked, at most `workers` at a time;
+`grader.grade_submission`), in a working folder named by its position in the run, never after
+the student id. A worker that dies (killed, out of memory, a grader bug) costs only its own
+submission, reported as not gradable; the others go on. A worker past its time budget plus a
+margin is killed. The parent process is the single writer of the gradebook, the per-submission
+result files and the reports. A re-run skips a submission whose result file matches the
+submission's and the source's hashes (unless `force=True`).
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
-import shutil
+import signal
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 from . import report, sandbox
-from .collect import Submission, collect
-from .grader import SubmissionResult, grade_submission
+from .collect import RefusedFile, Submission, collect, safe_read
+from .grader import DEFAULT_BUDGET, SubmissionResult, grade_submission
+from .ids import gradebook_id
+from .report import result_path
 from .spec import AssignmentSpec, find_assignments
 
+KILL_MARGIN = 120.0   # seconds past its budget after which a worker is killed outright
 
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+def _file_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(safe_read(path)).hexdigest()
+    except RefusedFile:
+        return None
+
+
+def _short_tmp_root() -> Path:
+    # Kernel sockets live in the working folders: keep their paths far below the ~107-byte limit.
+    base = tempfile.gettempdir()
+    if len(base) > 40 and os.access("/tmp", os.W_OK):
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="cnncourse-grade-", dir=base))
+
+
+def _alembic_head() -> str:
+    """The gradebook schema's alembic head, read in this process.
+
+    nbgrader stamps a new gradebook with the output of `alembic heads`, run as a command: a
+    fresh interpreter that imports nbgrader again, seconds per run. alembic's API gives the same
+    revision from the same scripts without it.
+    """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 class GradebookWriter:
     """The single writer of the nbgrader gradebook: one connection, one commit per submission."""
 
     def __init__(self, db_url: str, specs: dict[str, AssignmentSpec]):
-        # nbgrader's Gradebook runs the `alembic` command, installed next to this interpreter.
+        # nbgrader's other tools run the `alembic` command, installed next to this interpreter.
         bindir = str(Path(sys.executable).parent)
         if bindir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        import nbgrader.api
+        nbgrader.api.get_alembic_version = _alembic_head
         from nbgrader.api import Gradebook
         from .release import source_cells_to_gradebook
         self.specs = specs
@@ -55,13 +91,15 @@ class GradebookWriter:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gb = self.gb
-            gb.update_or_create_student(result.student)
-            gb.update_or_create_submission(result.assignment, result.student)
+            student = gradebook_id(result.student)
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(result.assignment, student)
             for question in result.questions:
-                grade = gb.find_grade(question.test_id, spec.notebook, result.assignment, result.student)
+                grade = gb.find_grade(question.test_id, spec.notebook, result.assignment, student)
                 if result.status == "graded":
                     grade.auto_score = question.points
-                    grade.needs_manual_grade = grade.manual_score is not None
+                    # a forbidden-name zero is flagged so a TA reviews (and may overrule) it
+                    grade.needs_manual_grade = grade.manual_score is not None or bool(question.forbidden)
                 else:  # not gradable: no score at all, flagged for a human
                     grade.auto_score = None
                     grade.needs_manual_grade = True
@@ -76,16 +114,20 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
           student: str | None = None, force: bool = False, timeout: float = 30.0,
           output_cap: int = 64 * 1024, mem_bytes: int = 3 * 1024**3, sandbox_level: str | None = None,
           gradebook: str | Path | None = None, progress: bool = False, hide: tuple = (),
+          budget: float = DEFAULT_BUDGET, max_procs: int = 64, total_output_cap: int = 1024**2,
           log=print) -> list[SubmissionResult]:
     """Grade every submission under `submissions`; returns one result per student and assignment.
 
-    submissions: nbgrader `submitted/` folder, flat folder or zip of <student>_<assignment>.ipynb.
+    submissions: nbgrader `submitted/` folder, flat folder or zip of <student>_<assignment>.ipynb
+        (zips inside the folder are read too).
     course_root: folder holding `solutions/<assignment>/<nb>.ipynb` (the sources, hidden tests
         included) and optionally `notebooks/<assignment>/` (files shipped with the release).
     out_dir: grades.csv, question_stats.csv, histogram.png, report.txt, feedback/, results/.
     gradebook: nbgrader gradebook file (default `<out_dir>/gradebook.db`).
     hide: more folders the student kernels must not see (the course root, the submissions,
         out_dir and the gradebook's folder are always hidden).
+    timeout: seconds per cell; budget: seconds per submission, after which the rest scores 0.
+    max_procs: processes + threads per kernel; total_output_cap: output bytes kept per submission.
     """
     course_root = Path(course_root).resolve()
     out_dir = Path(out_dir).resolve()
@@ -101,10 +143,12 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
     for name in names:
         if len(sources[name]) != 1:
             raise ValueError(f"assignment {name} has {len(sources[name])} notebooks; one is supported")
+    if budget <= 0 or timeout <= 0:
+        raise ValueError(f"timeout and budget must be positive, got {timeout} and {budget}")
     specs = {name: AssignmentSpec.from_source(sources[name][0], name) for name in names}
-    source_hash = {name: _file_hash(sources[name][0]) for name in names}
+    source_hash = {name: hashlib.sha256(sources[name][0].read_bytes()).hexdigest() for name in names}
 
-    tmp_root = Path(tempfile.mkdtemp(prefix="cnncourse-grade-"))
+    tmp_root = _short_tmp_root()
     try:
         found, unparseable = collect(submissions, names, unpack_to=tmp_root / "unzipped")
         if student is not None:
@@ -113,32 +157,36 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
                                             *(Path(h).resolve() for h in hide),
                                             Path(submissions).resolve().parent if Path(submissions).is_file()
                                             else Path(submissions).resolve()}],
-                  "level": sandbox_level, "mem_bytes": mem_bytes}
+                  "level": sandbox_level, "mem_bytes": mem_bytes, "max_procs": max_procs}
         level_desc = sandbox.SandboxConfig(**config).describe()
         log(level_desc)
         if sandbox.SandboxConfig(**config).resolved_level() == "limits-only":
             log("WARNING: no sandbox is possible here; grade only trusted submissions on this machine")
-        results_dir = out_dir / "results"
         todo, done = [], []
         for sub in found:
-            cached = results_dir / sub.assignment / f"{sub.student}.json"
-            if cached.exists() and not force:
+            cached = result_path(out_dir, sub.assignment, sub.student, ".json")
+            if cached.exists() and not force and not sub.refused:
                 data = json.loads(cached.read_text())
                 if (data.get("sha256") == _file_hash(sub.notebook)
-                        and data.get("source_sha256") == source_hash[sub.assignment]):
+                        and data.get("source_sha256") == source_hash[sub.assignment]
+                        and data.get("result", {}).get("student") == sub.student):
                     done.append(SubmissionResult.from_dict(data["result"]))
                     continue
             todo.append(sub)
         if done:
             log(f"{len(done)} submission(s) already graded (use --force to regrade)")
-        tasks = [_task(sub, sources, course_root, tmp_root, timeout, output_cap, config) for sub in todo]
+        tasks = [_task(number, sub, sources, course_root, tmp_root, timeout, budget, output_cap,
+                       total_output_cap, config) for number, sub in enumerate(todo)]
         workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
         log(f"grading {len(tasks)} submission(s) with {workers} worker(s)")
         writer = GradebookWriter(f"sqlite:///{gradebook}", specs)
+        from .grader import _SPECS  # forked workers inherit the parsed sources
+        for name in names:
+            _SPECS[(str(sources[name][0]), name)] = specs[name]
 
         def save(i: int, result: SubmissionResult) -> None:
             # Each result is stored as it arrives: an interrupted run loses nothing finished.
-            target = results_dir / result.assignment / f"{result.student}.json"
+            target = result_path(out_dir, result.assignment, result.student, ".json")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps({"sha256": result.sha256,
                                           "source_sha256": source_hash[result.assignment],
@@ -157,57 +205,113 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
                 report.write_feedback(out_dir, result, specs[result.assignment])
         return all_results
     finally:
-        shutil.rmtree(tmp_root, ignore_errors=True)
+        sandbox.remove_tree(tmp_root)
 
 
-def _task(sub: Submission, sources: dict, course_root: Path, tmp_root: Path, timeout: float,
-          output_cap: int, config: dict) -> dict:
-    extra = []
+def _task(number: int, sub: Submission, sources: dict, course_root: Path, tmp_root: Path,
+          timeout: float, budget: float, output_cap: int, total_output_cap: int, config: dict) -> dict:
     release_dir = course_root / "notebooks" / sub.assignment
-    if release_dir.is_dir():
-        extra += [str(p) for p in sorted(release_dir.iterdir()) if p.is_file() and p.suffix != ".ipynb"]
-    if sub.folder is not None:
-        extra += [str(p) for p in sorted(sub.folder.iterdir())
-                  if p.is_file() and p.suffix != ".ipynb" and p.stat().st_size < 20 * 1024**2]
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{sub.student}-{sub.assignment}")
+    release = [str(p) for p in sorted(release_dir.iterdir())
+               if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb"] if release_dir.is_dir() else []
     return {"student": sub.student, "assignment": sub.assignment, "submission": str(sub.notebook),
-            "source": str(sources[sub.assignment][0]), "workdir": str(tmp_root / "work" / safe),
-            "extra_files": extra, "timeout": timeout, "output_cap": output_cap, "sandbox": config}
+            "folder": str(sub.folder) if sub.folder is not None else None, "refused": sub.refused,
+            "origin": sub.origin, "source": str(sources[sub.assignment][0]),
+            "workdir": str(tmp_root / "w" / str(number)), "release_files": release,
+            "timeout": timeout, "budget": budget, "output_cap": output_cap,
+            "total_output_cap": total_output_cap, "sandbox": config}
+
+
+def _worker(task: dict, conn) -> None:
+    """Body of a forked worker: grade one submission, send the result, exit without cleanup."""
+    code = 0
+    try:
+        try:
+            result = grade_submission(task)
+        except Exception as exc:  # a grader bug costs only this submission
+            result = _failed(task, f"grader error: {type(exc).__name__}: {str(exc)[:300]}").to_dict()
+        conn.send(result)
+        conn.close()
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)  # no atexit handlers, no flushing of the parent's inherited state
+
+
+def _failed(task: dict, reason: str) -> SubmissionResult:
+    return SubmissionResult(task["student"], task["assignment"], status="not gradable",
+                            reason=reason, origin=task.get("origin", ""))
+
+
+def _death(proc) -> str:
+    code = proc.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def _run_tasks(tasks: list[dict], workers: int, progress: bool, on_result) -> list[SubmissionResult]:
+    """Grade `tasks` in forked processes, at most `workers` at once; one result per task."""
     if not tasks:
         return []
-    bar = None
+    context = multiprocessing.get_context("fork")
     results: list[SubmissionResult | None] = [None] * len(tasks)
+    pending = list(range(len(tasks)))
+    running: dict = {}      # connection -> (index, process, started)
+    bar = _progress_bar(len(tasks), progress)
+
+    def finish(i: int, result: SubmissionResult) -> None:
+        results[i] = result
+        on_result(i, result)
+        if bar is not None:
+            bar.update(1)
+
     try:
-        if workers == 1:
-            bar = _progress_bar(len(tasks), progress)
-            for i, task in enumerate(tasks):
-                results[i] = SubmissionResult.from_dict(grade_submission(task))
-                on_result(i, results[i])
-                if bar is not None:
-                    bar.update(1)
-        else:
-            # fork: workers start at once and need no importable __main__; the pool is created
-            # before the progress bar's thread exists.
-            context = multiprocessing.get_context("fork")
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(grade_submission, task): i for i, task in enumerate(tasks)}
-                bar = _progress_bar(len(tasks), progress)
-                for future in cf.as_completed(futures):
-                    i = futures[future]
+        while pending or running:
+            while pending and len(running) < workers:
+                i = pending.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                proc = context.Process(target=_worker, args=(tasks[i], send), daemon=True)
+                proc.start()
+                send.close()
+                running[receive] = (i, proc, time.monotonic())
+            ready = multiprocessing.connection.wait(
+                list(running) + [proc.sentinel for _, proc, _ in running.values()], timeout=1.0)
+            for conn in list(running):
+                i, proc, started = running[conn]
+                task = tasks[i]
+                result = None
+                if conn in ready or proc.sentinel in ready:
                     try:
-                        results[i] = SubmissionResult.from_dict(future.result())
-                    except Exception as exc:  # a crashed worker costs only its own submission
-                        task = tasks[i]
-                        results[i] = SubmissionResult(task["student"], task["assignment"],
-                                                      status="not gradable",
-                                                      reason=f"grader error: {type(exc).__name__}: {exc}")
-                    on_result(i, results[i])
-                    if bar is not None:
-                        bar.update(1)
+                        if conn.poll():
+                            result = SubmissionResult.from_dict(conn.recv())
+                    except (EOFError, OSError):
+                        result = None
+                    if result is None and proc.is_alive() and proc.sentinel not in ready:
+                        continue
+                    if result is None:
+                        proc.join(5)
+                        result = _failed(task, "the grading worker died while grading this submission "
+                                               f"({_death(proc)}); the other submissions were not affected")
+                elif time.monotonic() - started > task["budget"] + KILL_MARGIN:
+                    proc.kill()
+                    proc.join(5)
+                    result = _failed(task, f"grading took more than {task['budget'] + KILL_MARGIN:.0f} s; "
+                                           "the worker was stopped")
+                else:
+                    continue
+                proc.join(5)
+                conn.close()
+                del running[conn]
+                sandbox.remove_tree(Path(task["workdir"]))
+                finish(i, result)
     finally:
+        for conn, (_, proc, _) in running.items():
+            proc.kill()
+            proc.join(5)
+            conn.close()
         if bar is not None:
             bar.close()
     return [r for r in results if r is not None]
@@ -217,4 +321,5 @@ def _progress_bar(total: int, enabled: bool):
     if not enabled:
         return None
     from tqdm import tqdm
+    tqdm.monitor_interval = 0  # no monitor thread: workers are forked while the bar is shown
     return tqdm(total=total, unit="nb", desc="grading", smoothing=0.1)

@@ -12,9 +12,14 @@ import builtins
 import contextlib
 import io
 import json
+import time
 
 from . import wire
-from .kernel import KernelDied, RemoteError, SandboxedKernel
+from .kernel import KernelDied, KernelProtocolError, RemoteError, SandboxedKernel
+
+
+class BudgetExceeded(RuntimeError):
+    """The submission's time budget ran out while its hidden tests were running."""
 
 
 class RemoteObject:
@@ -71,9 +76,26 @@ def _raise_remote(error: RemoteError):
 
 
 class RemoteSession:
-    def __init__(self, kernel: SandboxedKernel, timeout: float):
+    def __init__(self, kernel: SandboxedKernel, timeout: float, deadline: float | None = None):
         self.kernel = kernel
         self.timeout = timeout
+        self.deadline = deadline     # time.monotonic() after which no request is sent
+        self.fatal: BaseException | None = None   # kept even if a hidden block's `except` swallows it
+
+    def _timeout(self) -> float:
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise BudgetExceeded("time budget used up")
+        return min(self.timeout, left)
+
+    def request(self, payload: dict):
+        try:
+            return self.kernel.request(payload, timeout=self._timeout())
+        except (KernelDied, KernelProtocolError, BudgetExceeded) as exc:
+            self.fatal = self.fatal or exc
+            raise
 
     def _decode(self, tree):
         def handle(node: dict) -> RemoteObject:
@@ -83,14 +105,14 @@ class RemoteSession:
 
     def op(self, target: dict, op: str, **fields):
         try:
-            tree = self.kernel.request({"op": op, **target, **fields}, timeout=self.timeout)
+            tree = self.request({"op": op, **target, **fields})
         except RemoteError as err:
             _raise_remote(err)
         return self._decode(tree)
 
     def namespace(self, names: set[str]) -> dict:
         """Proxies and fetched values for every answer name the kernel defines."""
-        tree = self.kernel.request({"op": "describe", "names": sorted(names)}, timeout=self.timeout)
+        tree = self.request({"op": "describe", "names": sorted(names)})
         text = wire.decode(tree)
         info = json.loads(text) if type(text) is str else None
         if type(info) is not dict:
@@ -108,20 +130,25 @@ class RemoteSession:
 
 
 def run_hidden(code: str, kernel: SandboxedKernel, names: set[str], timeout: float,
-               filename: str = "<hidden tests>") -> tuple[bool, str]:
-    """(passed, safe message). The message names the failure kind only, never hidden source."""
-    session = RemoteSession(kernel, timeout)
+               filename: str = "<hidden tests>", deadline: float | None = None) -> tuple[bool, str]:
+    """(passed, safe message). The message names the failure kind only, never hidden source.
+
+    Raises KernelDied, KernelProtocolError and BudgetExceeded: the caller decides what follows.
+    """
+    session = RemoteSession(kernel, timeout, deadline)
     try:
         ns = session.namespace(names)
-    except (RemoteError, wire.WireError, ValueError) as exc:
+    except (RemoteError, wire.WireError, ValueError, RecursionError) as exc:
         return False, f"could not read the answers from the kernel ({type(exc).__name__})"
     ns.update(__name__="__hidden_tests__", __builtins__=builtins)
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             exec(compile(code, filename, "exec"), ns)
-    except KernelDied:
-        raise
+        if session.fatal is not None:
+            raise session.fatal
+    except (KernelDied, KernelProtocolError, BudgetExceeded) as exc:
+        raise (session.fatal or exc) from None
     except wire.WireError:
         return False, "hidden tests: failed (your code returned something other than plain data)"
     except RemoteError as exc:

@@ -2,6 +2,11 @@
 
 Feedback pages show the student's own cells with capped outputs, the visible test results and,
 for hidden tests, only "passed"/"failed" with a safe kind of failure -- never hidden source.
+
+Student ids, reasons and problem lines hold text from the submission; each output escapes it
+for its format (`cnncourse.grading.ids`): grades.csv cells can never start a formula nor break a
+line, report.txt lines can never be forged by a newline, HTML is escaped, file names are
+`ids.file_stem`s.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import re
 from pathlib import Path
 
 from .grader import SubmissionResult
+from .ids import csv_cell, display, file_stem
 from .spec import AssignmentSpec
 
 _NUM = re.compile(r"(\d+)")
@@ -28,18 +34,26 @@ def question_keys(specs: dict[str, AssignmentSpec]) -> list[str]:
     return sorted({e.key for s in specs.values() for e in s.exercises}, key=_natural)
 
 
+def result_path(out_dir: Path, assignment: str, student: str, suffix: str) -> Path:
+    """results/<assignment>/<stem>.json or feedback/<assignment>/<stem>.html for a student id."""
+    folder = "results" if suffix == ".json" else "feedback"
+    return Path(out_dir) / folder / assignment / f"{file_stem(student)}{suffix}"
+
+
 def write_grades_csv(path: Path, results: list[SubmissionResult], specs: dict[str, AssignmentSpec]) -> None:
     keys = question_keys(specs)
-    with open(path, "w", newline="") as handle:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "assignment", *keys, "total", "max_points", "status", "reason"])
+        writer.writerow(["student", "assignment", *keys, "total", "max_points", "status", "reason",
+                         "feedback"])
         for r in results:
             points = r.points()
             graded = r.status == "graded"
-            row = [r.student, r.assignment]
+            row = [csv_cell(r.student), r.assignment]
             row += [(_fmt(points[k]) if graded else "") if k in points else "" for k in keys]
             row += [_fmt(r.total) if graded else "", _fmt(specs[r.assignment].max_points), r.status,
-                    r.reason]
+                    csv_cell(r.reason),
+                    f"feedback/{r.assignment}/{file_stem(r.student)}.html"]
             writer.writerow(row)
 
 
@@ -77,24 +91,31 @@ def write_histogram(path: Path, results: list[SubmissionResult], specs: dict[str
 
 
 def report_lines(results: list[SubmissionResult], unparseable: list[str]) -> list[str]:
-    """One line per problem: not gradable, repaired notebook, killed kernel, unparseable file."""
+    """One line per problem: not gradable, forbidden library use, repaired notebook, killed
+    kernel, unparseable or refused file. Every line is escaped: no text can start a new one."""
     lines = []
     for r in results:
+        who = f"{display(r.student)} / {r.assignment}"
         if r.status != "graded":
-            lines.append(f"{r.student} / {r.assignment}: NOT GRADABLE: {r.reason}")
+            lines.append(f"{who}: NOT GRADABLE: {display(r.reason)}")
+        for q in r.questions:
+            if q.forbidden:
+                lines.append(f"{who}: {q.key}: FORBIDDEN library use, scored 0 (review; a TA may "
+                             f"overrule in the gradebook): {display('; '.join(q.forbidden))}")
         for problem in r.problems:
-            lines.append(f"{r.student} / {r.assignment}: {problem}")
-    lines += [f"unparseable submission: {name}" for name in unparseable]
+            lines.append(f"{who}: {display(problem)}")
+    lines += [f"unparseable submission: {display(name)}" for name in unparseable]
     return lines
 
 
 def _feedback_html(result: SubmissionResult, spec: AssignmentSpec) -> str:
     esc = html.escape
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(result.student)} - "
+    student = esc(display(result.student))
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{student} - "
              f"{esc(result.assignment)}</title><style>body{{font-family:sans-serif;max-width:60em;margin:auto}}"
              "pre{background:#f6f6f6;padding:.5em;overflow-x:auto}.ok{color:#060}.bad{color:#a00}"
              "td,th{padding:.2em .8em;text-align:left}</style></head><body>",
-             f"<h1>{esc(result.assignment)}: feedback for {esc(result.student)}</h1>"]
+             f"<h1>{esc(result.assignment)}: feedback for {student}</h1>"]
     if result.status != "graded":
         parts.append(f"<p class='bad'>Not gradable: {esc(result.reason)}</p>")
     else:
@@ -107,6 +128,10 @@ def _feedback_html(result: SubmissionResult, spec: AssignmentSpec) -> str:
                      f"<td>{'passed' if q.visible_ok else 'failed'}</td><td>{hidden}</td>"
                      f"<td>{esc(q.message)}</td></tr>")
     parts.append("</table>")
+    flagged = [q for q in result.questions if q.forbidden]
+    if flagged:
+        parts.append("<h2>Library use this assignment forbids</h2><ul>" + "".join(
+            f"<li>{esc(q.key)}: {esc(f)}</li>" for q in flagged for f in q.forbidden) + "</ul>")
     if result.problems:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(p)}</li>" for p in result.problems) + "</ul>")
     parts.append("<h2>Your notebook as graded</h2>")
@@ -128,7 +153,7 @@ def _feedback_html(result: SubmissionResult, spec: AssignmentSpec) -> str:
 
 
 def write_feedback(out_dir: Path, result: SubmissionResult, spec: AssignmentSpec) -> Path:
-    path = out_dir / "feedback" / result.assignment / f"{result.student}.html"
+    path = result_path(out_dir, result.assignment, result.student, ".html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_feedback_html(result, spec), encoding="utf-8")
     return path
@@ -153,5 +178,6 @@ def write_all(out_dir: Path, results: list[SubmissionResult], specs: dict[str, A
     graded = sum(r.status == "graded" for r in results)
     header = [sandbox_line, f"{len(results)} submission(s): {graded} graded, "
               f"{len(results) - graded} not gradable, {len(unparseable)} unparseable file(s)", ""]
-    (out_dir / "report.txt").write_text("\n".join(header + (lines or ["no problems"])) + "\n")
+    (out_dir / "report.txt").write_text("\n".join(header + (lines or ["no problems"])) + "\n",
+                                        encoding="utf-8")
     log(f"{len(lines)} problem line(s) in {out_dir / 'report.txt'}")

@@ -2,19 +2,23 @@
 
 Levels, strongest first (`detect()` picks the first that works here):
 
-- ``"namespaces+uid"`` (running as root): new mount, network and pid namespaces; the course
-  folder, the submissions, the output folder, the other students' working folders, $HOME and
-  every top-level folder outside the system's own (`data_roots`: /home, /tmp, /opt, /srv, ...)
-  are covered by empty read-only tmpfs mounts, every other mount is made read-only except the
-  kernel's working folder; the kernel then runs as an unprivileged uid (nobody).
-- ``"namespaces"`` (not root, unprivileged user namespaces allowed): the same mounts inside a
-  user namespace; the kernel keeps the TA's uid, but sees none of the hidden folders and cannot
-  write outside its own working folder (it can read what the TA can elsewhere).
+- ``"namespaces+uid"`` (running as root): new mount, network, pid and IPC namespaces and a
+  private /dev/shm; the course folder, the submissions, the output folder, the other students'
+  working folders, $HOME and every top-level folder outside the system's own (`data_roots`:
+  /home, /tmp, /opt, /srv, ...) are covered by empty read-only tmpfs mounts, every other mount
+  is made read-only except the kernel's working folder; the kernel then runs as an unprivileged
+  uid of its own (`kernel_uid`: one per grader process, so the process-count limit is per kernel).
+- ``"namespaces"`` (not root, unprivileged user namespaces allowed): the same namespaces and
+  mounts inside a user namespace; the kernel keeps the TA's uid, but sees none of the hidden
+  folders and cannot write outside its own working folder (it can read what the TA can elsewhere).
 - ``"limits-only"``: neither is possible; only resource limits apply. Student code can read
-  everything the TA can. A clear warning is printed.
+  everything the TA can, and shares IPC and /dev/shm with the TA. A clear warning is printed.
 
 Every level sets the address-space (memory) limit, the file-size limit and no_new_privs; the
-grader enforces per-cell timeouts and caps output in bytes.
+namespace levels also limit the number of processes and threads (RLIMIT_NPROC, counted per
+kernel: its own uid, or its own user namespace). The grader enforces per-cell timeouts and caps
+output in bytes. When a kernel ends, its pid namespace takes every process it started with it,
+its IPC namespace every SysV/POSIX segment, its /dev/shm every file.
 """
 from __future__ import annotations
 
@@ -28,17 +32,22 @@ from pathlib import Path
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
+# Kernel uids (namespaces+uid): KERNEL_UID_BASE + the grader process's pid, unique among the
+# kernels running at one time, unused by any account, never root.
+KERNEL_UID_BASE = 1_900_000_000
 
 LEVEL_DESCRIPTIONS = {
-    "namespaces+uid": "mount/pid/network namespaces, secret folders hidden, kernel runs as uid nobody",
-    "namespaces": "user+mount/pid/network namespaces, secret folders hidden (kernel keeps your uid)",
-    "limits-only": "NO isolation: student code can read the solutions and the gradebook "
-                   "(only memory/file-size limits and timeouts apply)",
+    "namespaces+uid": "mount/pid/network/IPC namespaces, private /dev/shm, secret folders hidden, "
+                      "process limit, kernel runs as an unprivileged uid of its own",
+    "namespaces": "user+mount/pid/network/IPC namespaces, private /dev/shm, secret folders hidden, "
+                  "process limit (kernel keeps your uid)",
+    "limits-only": "NO isolation: student code can read the solutions and the gradebook and shares "
+                   "IPC and /dev/shm; no process limit (only memory/file-size limits and timeouts apply)",
 }
 
 
 def _unshare_flags(as_root: bool) -> list[str]:
-    flags = ["--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+    flags = ["--mount", "--net", "--pid", "--ipc", "--fork", "--kill-child", "--mount-proc",
              "--propagation", "private"]
     return flags if as_root else ["--user", "--map-root-user"] + flags
 
@@ -68,6 +77,8 @@ class SandboxConfig:
     level: str | None = None
     mem_bytes: int = 3 * 1024**3
     fsize_bytes: int = 64 * 1024**2
+    max_procs: int = 64              # processes + threads per kernel (namespace levels)
+    shm_bytes: int = 256 * 1024**2   # size of the kernel's private /dev/shm (namespace levels)
 
     def resolved_level(self) -> str:
         level = self.level or detect()
@@ -78,7 +89,13 @@ class SandboxConfig:
     def describe(self) -> str:
         level = self.resolved_level()
         mem = f"{self.mem_bytes / 1024**3:.1f} GiB" if self.mem_bytes else "unlimited"
-        return f"sandbox: {level} ({LEVEL_DESCRIPTIONS[level]}); memory limit {mem}"
+        procs = f", {self.max_procs} processes" if level != "limits-only" and self.max_procs else ""
+        return f"sandbox: {level} ({LEVEL_DESCRIPTIONS[level]}); memory limit {mem}{procs}"
+
+
+def kernel_uid() -> int:
+    """The uid a kernel started by this process runs as under namespaces+uid."""
+    return KERNEL_UID_BASE + os.getpid()
 
 
 # Top-level folders a kernel needs to see: the system itself. Every other top-level folder
@@ -124,9 +141,10 @@ def wrap_command(config: SandboxConfig, kernel_cmd: list[str], workdir: Path,
             Path(sys.executable).resolve().parent.parent}
     for path in sorted(keep):
         launcher += ["--keep", str(path)]
-    launcher += ["--writable", str(workdir)]
+    launcher += ["--writable", str(workdir), "--nproc", str(config.max_procs),
+                 "--private-shm", str(config.shm_bytes)]
     if level == "namespaces+uid":
-        launcher += ["--uid", str(NOBODY_UID), "--gid", str(NOBODY_GID)]
+        launcher += ["--uid", str(kernel_uid()), "--gid", str(NOBODY_GID)]
     launcher += ["--", *kernel_cmd]
     return [shutil.which("unshare") or "unshare", *_unshare_flags(level == "namespaces+uid"),
             *launcher]
@@ -135,7 +153,32 @@ def wrap_command(config: SandboxConfig, kernel_cmd: list[str], workdir: Path,
 def prepare_workdir(config: SandboxConfig, workdir: Path) -> None:
     """Let the kernel's (possibly unprivileged) uid own its working folder."""
     if config.resolved_level() == "namespaces+uid":
+        uid = kernel_uid()
         for root, dirs, files in os.walk(workdir):
-            os.chown(root, NOBODY_UID, NOBODY_GID)
+            os.chown(root, uid, NOBODY_GID)
             for name in files:
-                os.chown(os.path.join(root, name), NOBODY_UID, NOBODY_GID)
+                os.chown(os.path.join(root, name), uid, NOBODY_GID, follow_symlinks=False)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a working folder whatever its kernel did to it (chmod 000 folders included)."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+
+    def fix(func, target, _exc) -> None:
+        # make the parent and the entry writable/readable again, then retry once
+        for item in (os.path.dirname(target), target):
+            try:
+                if not os.path.islink(item):
+                    os.chmod(item, 0o700)
+            except OSError:
+                pass
+        try:
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=fix)
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,52 +1,96 @@
 """Student-side checks: self-check numeric answers without revealing them.
 
-`digest(value)` turns an answer into a short salted hash; a visible test compares the student's
-answer with the digest the instructor computed from the solution:
+`digest(value, key)` turns an answer into a keyed, deliberately slow hash; a visible test
+compares the student's answer with the digest the instructor computed from the solution at
+build time (never pasted by hand):
 
-    assert matches_digest(n_params, "6f1d0c2a9e"), "not yet right: recount the bias terms"
+    assert matches_digest(n_params, "cd2:demo_numpy/q4/n_params:6:3f...e1"), "not yet right"
 
-Floats are rounded to `sig` significant digits first, so 0.1 + 0.2 matches 0.3.
+Format ``cd2:<key>:<sig>:<32 hex digits>``. The key names the answer (``<assignment>/<qN>/<name>``),
+so equal answers to different questions never share a digest and no table computed for one
+answer serves another; 128 bits make a collision between distinct answers practically impossible;
+scrypt (16 MiB, about 50 ms a call) makes every guess expensive. Floats are rounded to `sig`
+significant digits first, so 0.1 + 0.2 matches 0.3.
+
+What it cannot do: an answer space of a few thousand values (a small int, a shape) is still
+searched in minutes. For such answers the visible test checks the method (call the student's
+function on a small hand-computed case), not the value; hidden tests decide either way.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import numbers
+import re
 
-_SALT = "cnncourse/v1"
+DIGEST_VERSION = "cd2"
+_KEY = re.compile(r"^[A-Za-z0-9_.\-/()]{1,120}$")
+# scrypt cost: n=2**14, r=8 uses 16 MiB and ~50 ms; memory-hard, so GPUs gain little.
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "maxmem": 64 * 1024 ** 2, "dklen": 16}
 
 
 def _canonical(value, sig: int) -> str:
+    """An injective text form: distinct answers (after rounding floats) give distinct text."""
     # bool before int: bool is an int subclass, and True must not match 1.
+    if value is None:
+        return "none"
     if isinstance(value, bool):
-        return f"bool:{value}"
+        return "bool:1" if value else "bool:0"
     if isinstance(value, numbers.Integral):
         return f"int:{int(value)}"
     if isinstance(value, numbers.Real):
         x = float(value)
-        if x.is_integer() and abs(x) < 1e15:
+        if math.isfinite(x) and x.is_integer() and abs(x) < 1e15:
             return f"int:{int(x)}"
-        return f"float:{x:.{sig}g}"
+        text = f"{x:.{sig}g}"
+        return "float:" + ("0" if text == "-0" else text)
     if isinstance(value, str):
-        return f"str:{value}"
+        return "str:" + json.dumps(value)
     if isinstance(value, (list, tuple)):
-        return "(" + ",".join(_canonical(v, sig) for v in value) + ")"
+        return "[" + ",".join(_canonical(v, sig) for v in value) + "]"
     if hasattr(value, "tolist"):  # numpy arrays and scalars
         return _canonical(value.tolist(), sig)
     raise TypeError(f"cannot digest an answer of type {type(value).__name__}; "
-                    "use a number, a string, or a list/tuple of them")
+                    "use a number, a string, None, or a list/tuple/array of them")
 
 
-def digest(value, sig: int = 6) -> str:
-    """Salted 10-hex-digit hash of `value` (numbers, strings, nested lists/tuples, arrays)."""
-    return hashlib.sha256((_SALT + _canonical(value, sig)).encode()).hexdigest()[:10]
+def _hash(canonical: str, key: str, sig: int) -> str:
+    salt = f"cnncourse/{DIGEST_VERSION}/{key}/{sig}".encode()
+    return hashlib.scrypt(canonical.encode(), salt=salt, **_SCRYPT).hex()
 
 
-def matches_digest(value, expected_digest: str, sig: int = 6) -> bool:
-    """True when `value` hashes to `expected_digest`; False (never an error) for other types."""
+def digest(value, key: str, *, sig: int = 6) -> str:
+    """``"cd2:<key>:<sig>:<hex>"`` for `value` (int, float, str, bool, None, nested lists/tuples,
+    numpy arrays and scalars). `key` names the answer, e.g. ``"03_conv_arithmetic/q5/o_strided"``
+    (letters, digits and ``_ . - / ( )``): use one key per answer across the course."""
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ValueError(f"digest key {key!r} must be 1-120 letters, digits or _ . - / ( )")
+    if type(sig) is not int or not 1 <= sig <= 17:
+        raise ValueError(f"sig must be an int from 1 to 17, got {sig!r}")
+    return f"{DIGEST_VERSION}:{key}:{sig}:{_hash(_canonical(value, sig), key, sig)}"
+
+
+def parse_digest(expected_digest: str) -> tuple[str, int, str]:
+    """(key, sig, hex) of a digest string; ValueError naming the problem for anything else."""
+    parts = expected_digest.split(":") if isinstance(expected_digest, str) else []
+    if (len(parts) != 4 or parts[0] != DIGEST_VERSION or not _KEY.match(parts[1])
+            or not parts[2].isdigit() or not re.fullmatch(r"[0-9a-f]{32}", parts[3])):
+        raise ValueError(f"{expected_digest!r} is not a {DIGEST_VERSION} digest "
+                         f"('{DIGEST_VERSION}:<key>:<sig>:<32 hex>'); recompute it with "
+                         "cnncourse.grading.selfcheck.digest(value, key)")
+    return parts[1], int(parts[2]), parts[3]
+
+
+def matches_digest(value, expected_digest: str) -> bool:
+    """True when `value` hashes to `expected_digest` (key and rounding come from the digest);
+    False (never an error) for a value of another type; ValueError for a malformed digest."""
+    key, sig, want = parse_digest(expected_digest)
     try:
-        return digest(value, sig) == expected_digest
-    except TypeError:
+        got = _hash(_canonical(value, sig), key, sig)
+    except (TypeError, ValueError, OverflowError, RecursionError):
         return False
+    return got == want
 
 
 # --- student self-check: run the visible tests of one exercise in the student's namespace ---

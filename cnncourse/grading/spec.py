@@ -9,8 +9,10 @@ import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:  # nbformat is imported when a notebook is read: the student-side
+    import nbformat  # self-check (split_hidden) must not pay its multi-second import
 
 HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)",
                           re.S | re.M)
@@ -62,8 +64,40 @@ def bound_names(source: str) -> set[str]:
     return names
 
 
+def load_nbformat():
+    """nbformat, imported without jsonschema's optional `rfc3987_syntax` IRI checker.
+
+    That checker compiles ~40 grammars when jsonschema is imported (5 s or more here) and
+    validates formats no notebook schema uses; it is kept out of this one import only.
+    """
+    import sys
+    if "nbformat" in sys.modules:
+        return sys.modules["nbformat"]
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # makes its import raise ImportError
+    try:
+        import nbformat
+    finally:
+        if blocked and sys.modules.get("rfc3987_syntax", 0) is None:
+            del sys.modules["rfc3987_syntax"]
+    return nbformat
+
+
 def nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def forbidden_names(cell, path: Path | str = "") -> tuple[str, ...]:
+    """The dotted library names an answer cell forbids (``metadata.cnncourse.forbidden``)."""
+    names = (cell.get("metadata", {}).get("cnncourse", {}) or {}).get("forbidden", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and _DOTTED.match(n) for n in names):
+        raise ValueError(f"{path}: answer cell {nbgrader_meta(cell).get('grade_id')!r} has a malformed "
+                         f"metadata.cnncourse.forbidden {names!r}: a list of dotted names is expected")
+    return tuple(names)
 
 
 @dataclass
@@ -74,6 +108,7 @@ class Exercise:
     points: float
     visible: str             # test cell source without hidden blocks
     hidden: str              # hidden code (may be empty)
+    forbidden: tuple[str, ...] = ()   # library names the answer must not use (answer cell metadata)
 
 
 @dataclass
@@ -88,14 +123,16 @@ class AssignmentSpec:
     @classmethod
     def from_source(cls, path: str | Path, assignment: str | None = None) -> "AssignmentSpec":
         path = Path(path)
-        nb = nbformat.read(str(path), as_version=4)
+        nb = load_nbformat().read(str(path), as_version=4)
         spec = cls(assignment or path.parent.name, path.stem, path, nb)
         answers: dict[str, str] = {}
+        forbidden: dict[str, tuple[str, ...]] = {}
         for cell in nb.cells:
             meta = nbgrader_meta(cell)
             grade_id = meta.get("grade_id")
             if meta.get("solution") and cell.cell_type == "code":
                 answers[grade_id] = cell.source
+                forbidden[grade_id] = forbidden_names(cell, path)
                 try:
                     spec.answer_names |= bound_names(cell.source)
                 except SyntaxError as exc:
@@ -108,7 +145,7 @@ class AssignmentSpec:
                 if answer_id not in answers:
                     answer_id = None
                 spec.exercises.append(Exercise(key, answer_id, grade_id, float(meta.get("points", 0)),
-                                               visible, hidden))
+                                               visible, hidden, forbidden.get(answer_id, ())))
         return spec
 
     @property
