@@ -1,8 +1,4 @@
 """The notebook-03 figure builders run under Agg and draw what they claim."""
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -10,11 +6,6 @@ import pytest  # noqa: E402
 from cnncourse.aids.conv_explain import classic_kernels  # noqa: E402
 from cnncourse.viz import conv as vc  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _colored_cells(ax, color):

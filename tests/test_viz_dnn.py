@@ -1,8 +1,4 @@
 """The notebook-02 figure builders (cnncourse.viz.dnn) run under Agg and draw what they claim."""
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -10,11 +6,6 @@ import pytest  # noqa: E402
 from cnncourse.aids import dnn_explain as de  # noqa: E402
 from cnncourse.viz import dnn as vd  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_activation_histograms_grid():

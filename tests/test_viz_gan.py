@@ -6,15 +6,7 @@ from cnncourse.viz.gan import (gaussian_pdf, histogram_density, plot_class_histo
                                plot_density_snapshots, plot_generator_gradients,
                                plot_ring_snapshots, plot_snapshot_grids)
 
-matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    import matplotlib.pyplot as plt
-    plt.close("all")
 
 
 def test_gaussian_pdf_integrates_to_one_and_peaks_at_the_mean():

@@ -9,15 +9,7 @@ from cnncourse.data import generative_toy
 from cnncourse.viz.generative import (as_float_table, interval_label, plot_accuracy_vs_size,
                                       plot_intervals, plot_tables)
 
-matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    import matplotlib.pyplot as plt
-    plt.close("all")
 
 
 def test_as_float_table_turns_none_into_nan():

@@ -4,19 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
 from cnncourse.conv import col2im, im2col  # noqa: E402
 from cnncourse.viz import im2col as vi  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_window_colors_are_distinct_and_bounded():

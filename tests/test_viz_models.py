@@ -8,15 +8,7 @@ from cnncourse.aids.summary import LAYER_KINDS
 from cnncourse.viz.models import (KIND_COLORS, bar_colors, plot_ilsvrc_errors, plot_layer_params,
                                   shares)
 
-matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    import matplotlib.pyplot as plt
-    plt.close("all")
 
 
 def test_the_plot_module_does_not_classify_layers():

@@ -1,8 +1,4 @@
 """The notebook-05 figure builders run under Agg and draw what they claim."""
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -11,11 +7,6 @@ from cnncourse.aids import pool_explain as pe  # noqa: E402
 from cnncourse.pooling import Pooling  # noqa: E402
 from cnncourse.viz import pooling as vp  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _texts(ax):
