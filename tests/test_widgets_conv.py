@@ -20,7 +20,7 @@ def test_arithmetic_explorer_reports_and_updates():
     box.sliders["input_size"].value = 6
     assert "floor(5/2) + 1 = 3" in box.report.value
     box.sliders["dilation"].value = 2
-    assert arithmetic_report(6, 3, 1, 2, 2).splitlines()[0] in box.report.value
+    assert arithmetic_report(6, 3, padding=1, stride=2, dilation=2).splitlines()[0] in box.report.value
 
 
 def test_arithmetic_explorer_shows_invalid_settings():
@@ -29,6 +29,24 @@ def test_arithmetic_explorer_shows_invalid_settings():
     assert "invalid" in box.report.value
     box.sliders["padding"].value = 1
     assert "invalid" not in box.report.value
+
+
+def test_arithmetic_explorer_drops_the_stale_drawing_on_invalid_settings():
+    box = conv_arithmetic_explorer(input_size=6, kernel_size=3, padding=1, stride=2)
+    # What the front end holds after a valid setting: the figure of the windows.
+    figure = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
+              "metadata": {}}
+    box.drawing.outputs = (figure,)
+    box.sliders["kernel_size"].value = 7
+    box.sliders["input_size"].value = 2          # K=7 does not fit 2 + 2*1: invalid
+    assert "invalid" in box.report.value
+    kinds = [out.get("output_type") for out in box.drawing.outputs]
+    assert "display_data" not in kinds, "the figure of the previous, valid setting is still shown"
+    note = "".join(out.get("text", "") for out in box.drawing.outputs)
+    assert note.startswith("no drawing") and "larger than the padded input" in note
+    box.sliders["input_size"].value = 9          # valid again: the note goes away
+    assert "invalid" not in box.report.value
+    assert not any("no drawing" in out.get("text", "") for out in box.drawing.outputs)
 
 
 def test_filter_explorer_switches_kernels():

@@ -18,14 +18,16 @@ def _pre(text: str) -> str:
     return f"<pre style='margin:0'>{escaped}</pre>"
 
 
-def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, padding: int = 1,
+def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, *, padding: int = 1,
                              stride: int = 2, dilation: int = 1, max_size: int = 12):
     """Sliders for I, K, P, S, D -> the output-size formula and a drawing of the windows.
 
     Returns an ipywidgets VBox; its attribute ``sliders`` maps "input_size", "kernel_size",
     "padding", "stride", "dilation" to the IntSliders and ``report`` is the HTML widget with
     the text of `cnncourse.aids.conv_explain.arithmetic_report` (handy for tests and for reading
-    the numbers without the drawing).
+    the numbers without the drawing); ``drawing`` is the Output holding the figure. Invalid
+    settings empty the drawing at once and leave a "no drawing: ..." note in it instead of the
+    previous figure.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -43,14 +45,23 @@ def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, padding:
     }
     report = widgets.HTML()
     drawing = widgets.Output()
+    shows_message = [False]   # the drawing area holds the "no drawing" note, not a figure
 
     def update(_change=None) -> None:
         values = {name: slider.value for name, slider in sliders.items()}
         text = arithmetic_report(**values)
         report.value = _pre(text)
-        drawing.clear_output(wait=True)
         if text.startswith("invalid"):
+            # clear_output(wait=True) keeps the old figure until new output arrives, which an
+            # invalid setting never sends: drop the stale drawing now and say why it is empty.
+            drawing.outputs = ()
+            drawing.append_stdout(f"no drawing ({text})\n")
+            shows_message[0] = True
             return
+        if shows_message[0]:
+            drawing.outputs = ()
+            shows_message[0] = False
+        drawing.clear_output(wait=True)
         with drawing:
             fig = draw_windows(**values)
             plt.show()
@@ -62,6 +73,7 @@ def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, padding:
     box = widgets.VBox([widgets.HBox([widgets.VBox(list(sliders.values())), report]), drawing])
     box.sliders = sliders
     box.report = report
+    box.drawing = drawing
     return box
 
 
