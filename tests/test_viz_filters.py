@@ -11,12 +11,6 @@ import pytest  # noqa: E402
 from cnncourse.viz import filters as vf  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def test_kernel_grid_places_every_kernel_with_nan_gaps():
     weights = np.arange(5 * 1 * 2 * 2, dtype=float).reshape(5, 1, 2, 2)
     grid = vf.kernel_grid(weights, ncols=3, pad=1)
