@@ -10,7 +10,7 @@ Full-size models reproduce the published layouts and their exact parameter count
 | `googlenet()` (5x5 branch) / `googlenet(kernel_5x5=3)` | 3x224x224 | 7,005,832 / 6,624,904 |
 | `resnet18()`, `resnet34()`, `resnet50()` | 3x224x224 | 11,689,512 / 21,797,672 / 25,557,032 |
 | `nin()` | 3x32x32 | 966,986 |
-| `keras_example()` | 3x32x32 | 122,570 |
+| `keras_example()` | 3x32x32 | (notebook 06 exercise) |
 
 Small variants train on the bundled digits in seconds on a CPU: `lenet5_digits()`, `mini_vgg()`,
 `mini_resnet(depth, plain=False)`. The generative models are the DCGAN `Generator` /
@@ -309,16 +309,13 @@ def mini_vgg(size: int = 28, in_channels: int = 1, num_classes: int = 10, width:
 # Keras example from the slides
 # --------------------------------------------------------------------------------------------
 class KerasExample(nn.Module):
-    """The Keras model of the slides, rebuilt in PyTorch, input 3x32x32.
+    """The Keras model of the slides, rebuilt in PyTorch, input 3x32x32:
 
-        Conv2D(32, 3x3, relu)  -> 32x30x30      896 params
-        MaxPooling2D(2)        -> 32x15x15
-        Conv2D(64, 3x3, relu)  -> 64x13x13   18,496
-        MaxPooling2D(2)        -> 64x6x6
-        Conv2D(64, 3x3, relu)  -> 64x4x4     36,928
-        Flatten                -> 1024
-        Dense(64, relu)        -> 64         65,600
-        Dense(10)              -> 10            650      total 122,570
+        Conv2D(32, 3x3, relu) -> MaxPooling2D(2) -> Conv2D(64, 3x3, relu) -> MaxPooling2D(2)
+        -> Conv2D(64, 3x3, relu) -> Flatten -> Dense(64, relu) -> Dense(10)
+
+    Notebook 06 has students work out each layer's output shape and parameter count, so this
+    docstring does not list them: `cnncourse.summary(keras_example(), (3, 32, 32))` prints them.
 
     ReLU is applied in `forward` (like Keras's `activation="relu"` argument), so the leaf modules
     and the rows of `summary` are exactly the eight Keras layers.
@@ -345,7 +342,7 @@ class KerasExample(nn.Module):
 
 
 def keras_example() -> KerasExample:
-    """The slides' Keras CNN for 32x32x3 input (122,570 parameters); see `KerasExample`."""
+    """The slides' Keras CNN for 32x32x3 input; see `KerasExample`."""
     return KerasExample()
 
 
