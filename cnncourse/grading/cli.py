@@ -15,8 +15,56 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+def _in_repo() -> bool:
+    return (repo_root() / "solutions").is_dir() and (repo_root() / "grading" / "demo").is_dir()
+
+
+# The demo's cheats by link. A wheel cannot hold links (it stores their targets' bytes), so a
+# demo class read from the installed package gets them back in its working copy
+# (`tests/test_grading_ta.py` checks this table against grading/demo/).
+DEMO_LINKS = {
+    "submitted/cheat_symlink_file/demo_numpy/solution.ipynb.txt": "../../../solutions/demo_numpy/demo_numpy.ipynb",
+    "submitted/cheat_symlink_notebook/demo_numpy/demo_numpy.ipynb": "../../../solutions/demo_numpy/demo_numpy.ipynb",
+}
+
+
+def packaged_demo() -> Path | None:
+    """The demo class shipped in the package (`cnncourse.grading.demo`, mapped from
+    grading/demo/ at build time), or None when this install has none."""
+    import importlib.resources
+    try:
+        folder = importlib.resources.files("cnncourse.grading.demo")
+    except ModuleNotFoundError:
+        return None
+    marker = folder.joinpath("expected.json")   # a namespace package's files() is a MultiplexedPath
+    return Path(str(marker)).parent if marker.is_file() and Path(str(marker)).is_file() else None
+
+
 def demo_root() -> Path:
-    return repo_root() / "grading" / "demo"
+    """The bundled demo class: grading/demo/ of the repository, else the packaged copy."""
+    repo = repo_root() / "grading" / "demo"
+    if (repo / "expected.json").is_file():
+        return repo
+    folder = packaged_demo()
+    if folder is None:
+        raise FileNotFoundError("the demo class is neither in the repository (grading/demo) nor in the "
+                                "installed package; reinstall cnncourse")
+    return folder
+
+
+def prepare_demo(source: Path, target: Path) -> Path:
+    """A working copy of the demo class at `target` (replaced), its links restored."""
+    import shutil
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
+    for name, link in DEMO_LINKS.items():
+        path = target / name
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(link)
+    return target
 
 
 def _course_root(arg: str | None) -> Path:
@@ -48,16 +96,36 @@ def grade_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-cap-kb", type=int, default=64, help="output kept per cell, in KiB")
     parser.add_argument("--sandbox", choices=["namespaces+uid", "namespaces", "limits-only"],
                         help="force a sandbox level (default: the strongest available)")
+    parser.add_argument("--roster", help="roster CSV mapping student ids to LMS ids (with --lms)")
+    parser.add_argument("--lms", choices=["canvas", "moodle"],
+                        help="also write <out>/<lms>_grades.csv for the LMS's grade import (needs --roster)")
+    parser.add_argument("--moodle-id", choices=["email", "idnumber", "username"], default="email",
+                        help="the roster column Moodle matches users by (default email)")
+    parser.add_argument("--progress-every", type=float, default=5.0,
+                        help="seconds between progress lines when stderr is not a terminal (default 5)")
     args = parser.parse_args(argv)
+    if (args.roster is None) != (args.lms is None):
+        parser.error("--roster and --lms go together (e.g. --roster roster.csv --lms canvas)")
     from .grader import DEFAULT_BUDGET
     from .pipeline import grade
 
     demo = args.submissions == "demo"
     budget = args.budget if args.budget is not None else DEFAULT_BUDGET
+    hide = ()
     if demo:
-        course_root = demo_root()
+        try:
+            course_root = demo_root()
+        except FileNotFoundError as exc:
+            print(f"cnncourse-grade: {exc}", file=sys.stderr)
+            return 2
+        if _in_repo():
+            work = repo_root() / "grading" / "course"
+            hide = (repo_root(),)
+        else:  # an installed package: work in the current folder
+            work = Path.cwd() / "cnncourse-demo"
+        if any(not (course_root / name).is_symlink() for name in DEMO_LINKS):
+            course_root = prepare_demo(course_root, work / "demo-class")
         submissions = course_root / "submitted"
-        work = repo_root() / "grading" / "course"
         out = Path(args.out) if args.out else work / "demo-output"
         gradebook = Path(args.gradebook) if args.gradebook else out / "gradebook.db"
         timeout = min(args.timeout, 10.0)
@@ -73,18 +141,64 @@ def grade_main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         results = grade(submissions, assignments=args.assignment, workers=args.workers, out_dir=out,
-                        course_root=course_root, student=args.student, force=args.force or demo,
+                        course_root=course_root, student=args.student,
+                        force=args.force or demo or args.student is not None,
                         timeout=timeout, output_cap=args.output_cap_kb * 1024,
                         mem_bytes=int(args.mem_gb * 1024**3), sandbox_level=args.sandbox,
-                        gradebook=gradebook, progress=sys.stderr.isatty() or demo,
-                        hide=(repo_root(),) if demo else (), budget=budget, max_procs=args.max_procs)
+                        gradebook=gradebook, progress=True, progress_every=args.progress_every,
+                        hide=hide, budget=budget, max_procs=args.max_procs,
+                        roster=args.roster, lms=args.lms, lms_identifier=args.moodle_id)
     except (FileNotFoundError, ValueError) as exc:
         print(f"cnncourse-grade: {exc}", file=sys.stderr)
         return 2
-    print(f"graded {len(results)} submission(s) in {time.monotonic() - start:.1f} s -> {out}")
-    if demo:
-        return _compare_demo(results, complete=args.student is None)
-    return 0
+    reused = f", reused {results.reused} unchanged" if results.reused else ""
+    print(f"graded {results.graded} submission(s){reused} in {time.monotonic() - start:.1f} s -> {out}")
+    if args.student is not None:
+        _print_scores(results)
+    code = _compare_demo(results, complete=args.student is None) if demo else 0
+    _next_steps(args, results, out, gradebook, demo)
+    return code
+
+
+def _print_scores(results) -> None:
+    from .ids import display
+    for r in results:
+        score = f"{r.total:g}/{r.max_points:g}" if r.status == "graded" else f"not gradable ({display(r.reason)})"
+        print(f"{display(r.student)} / {r.assignment}: {score}")
+
+
+def _example_id(results) -> str:
+    """A student id to show in an example command: a plain one when the class has one."""
+    import re
+    plain = [r.student for r in results if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.@-]*", r.student)]
+    return (plain or [r.student for r in results] or ["STUDENT"])[0]
+
+
+def _next_steps(args, results, out: Path, gradebook: Path, demo: bool) -> None:
+    """What a TA does next: where the outputs are, regrading one student, handing grades in."""
+    import shlex
+
+    from .ids import display
+    subs = "demo" if demo else shlex.quote(args.submissions)
+    course = "" if demo or not args.course_root else f" --course-root {shlex.quote(args.course_root)}"
+    again = f"cnncourse-grade {subs}{course}" + (f" --out {shlex.quote(args.out)}" if args.out else "")
+    default_db = (repo_root() / "grading" / "course" / "gradebook.db").resolve()
+    export = ("nbgrader export" if gradebook.resolve() == default_db
+              else f"nbgrader export --db {shlex.quote('sqlite:///' + str(gradebook.resolve()))}")
+    lines = ["", "Next steps:",
+             f"  outputs:    {out}/",
+             "              grades.csv, question_stats.csv, histogram.png, feedback/<assignment>/,",
+             "              report.txt (problems, suspicious submissions, LMS export issues)"]
+    if results.lms_file is not None:
+        lines.append(f"  {args.lms} file: {results.lms_file} (import it in {args.lms.capitalize()}; "
+                     "see docs/GRADING.md)")
+    lines += [f"  regrade one student:  {again} --student {shlex.quote(display(_example_id(results)))}",
+              f"  export for an LMS:    {again} --roster roster.csv --lms canvas",
+              "                        (or --lms moodle --moodle-id email|idnumber|username; unchanged"
+              " submissions are reused, not regraded)",
+              f"  nbgrader's export:    from the course repository, {export}",
+              f"                        (nbgrader's grades.csv of the gradebook {gradebook})"]
+    print("\n".join(lines))
 
 
 DEMO_BUDGET = 25.0   # the demo's per-submission budget: its slow student shows the cut-off
@@ -111,12 +225,22 @@ def _compare_demo(results, complete: bool = True) -> int:
         name = display(r.student)
         name = name if len(name) <= 25 else name[:22] + "..."
         pad = 26 - sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in name)
-        print(f"{name}{' ' * max(pad, 1)}{shown:>8}  {'yes' if ok else 'NO '}        {display(note)[:60]}")
+        first, *rest = wrap_note(display(note)) or [""]
+        print(f"{name}{' ' * max(pad, 1)}{shown:>8}  {'yes' if ok else 'NO '}        {first}")
+        for line in rest:
+            print(f"{'':<47}{line}")
     for student in missing:
         print(f"{display(student)[:25]:<26}{'-':>8}  NO         expected in expected.json, not graded")
     bad += len(missing)
     print("\nevery score as expected" if not bad else f"\n{bad} score(s) differ from expected.json")
     return 1 if bad else 0
+
+
+def wrap_note(note: str, width: int = 60) -> list[str]:
+    """A demo-table note as lines of at most `width` characters, broken between words (the
+    whole note: never cut mid-phrase)."""
+    import textwrap
+    return textwrap.wrap(note, width=width, break_long_words=True, break_on_hyphens=False)
 
 
 def validate_main(argv: list[str] | None = None) -> int:

@@ -100,7 +100,7 @@ class NotGradable(Exception):
 
 @dataclass
 class RunCell:
-    kind: str          # "answer", "test", "locked" or "student"
+    kind: str          # "answer", "test", "locked", "course" (an unchanged unlocked course cell) or "student"
     source: str
     grade_id: str | None = None
 
@@ -152,6 +152,10 @@ def repair(raw: bytes, spec: AssignmentSpec) -> tuple[list[RunCell], list[str], 
             answers.add(meta["grade_id"])
         elif meta.get("locked") or meta.get("grade"):
             locked[meta["grade_id"]] = cell
+    # the course's own unlocked code cells (setup, plots): run as the student left them, but
+    # labelled as course cells on the feedback page when they are unchanged
+    course_code = {_norm(c.source) for c in spec.nb.cells
+                   if c.cell_type == "code" and not nbgrader_meta(c).get("grade_id") and c.source.strip()}
     seen_ids: set[str] = set()
     used: set[str] = set()
     out: list[RunCell] = []
@@ -189,7 +193,7 @@ def repair(raw: bytes, spec: AssignmentSpec) -> tuple[list[RunCell], list[str], 
             if added == MAX_STUDENT_CELLS + 1:
                 problems.append(f"more than {MAX_STUDENT_CELLS} code cells added; the rest are not run")
             if added <= MAX_STUDENT_CELLS:
-                out.append(RunCell("student", source, None))
+                out.append(RunCell("course" if _norm(source) in course_code else "student", source, None))
     # Put back deleted locked cells right after the cell that precedes them in the source.
     order = [nbgrader_meta(c).get("grade_id") for c in spec.nb.cells]
     for position, grade_id in enumerate(order):

@@ -65,6 +65,8 @@ IDLE_GRACE = 2.0                     # seconds to wait for "idle" once the reply
 MAX_NAME = 200                       # characters kept of an exception's name
 MAX_ERROR_TEXT = 2000                # ... of its message
 MAX_TRACEBACK = 4000                 # ... of its traceback
+MAX_IMAGE = 512 * 1024               # base64 characters of one PNG output kept (feedback page)
+MAX_IMAGES_TOTAL = 2 * 1024**2       # ... of every PNG output of one kernel together
 
 
 def _text(value, limit: int) -> str:
@@ -106,7 +108,9 @@ def message_problem(msg) -> str:
 def _kernel_env(workdir: Path) -> dict:
     env = {k: os.environ[k] for k in _KERNEL_ENV_KEEP if k in os.environ}
     env.update(HOME=str(workdir), TMPDIR=str(workdir), IPYTHONDIR=str(workdir / ".ipython"),
-               MPLCONFIGDIR=str(workdir / ".mpl"), MPLBACKEND="Agg",
+               MPLCONFIGDIR=str(workdir / ".mpl"),
+               # the inline backend sends each figure as a PNG: the feedback page shows the plots
+               MPLBACKEND="module://matplotlib_inline.backend_inline",
                PYTHONDONTWRITEBYTECODE="1", PYDEVD_DISABLE_FILE_VALIDATION="1",
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                TQDM_DISABLE="1", CNNCOURSE_GRADING="1", USER="student", LOGNAME="student")
@@ -135,6 +139,7 @@ class SandboxedKernel:
         self.startup_timeout = startup_timeout
         self.total_output_cap = total_output_cap
         self.output_kept = 0            # bytes of output kept so far, over every cell
+        self.images_kept = 0            # base64 characters of PNG outputs kept so far
         self.proc: subprocess.Popen | None = None
         self.client: BlockingKernelClient | None = None
         self._context: zmq.Context | None = None
@@ -336,6 +341,16 @@ class SandboxedKernel:
             text = content["text"]
         elif kind in ("execute_result", "display_data"):
             text = content["data"].get("text/plain", f"<{kind}>")
+            png = content["data"].get("image/png")
+            if type(png) is str and png:
+                if len(png) <= MAX_IMAGE and self.images_kept + len(png) <= MAX_IMAGES_TOTAL:
+                    self.images_kept += len(png)
+                    run.outputs.append({"name": kind, "text": "", "png": png})
+                    text = "" if text.startswith("<Figure") else text
+                else:  # said in the text output, which the output caps bound
+                    text = "[plot left out: over the size limit]\n"
+                if not text:
+                    return used
         else:
             return used
         size = len(text.encode("utf-8", errors="replace"))

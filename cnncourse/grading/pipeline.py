@@ -64,6 +64,56 @@ def _alembic_head() -> str:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
+class GradeRun(list):
+    """The results of one `grade` call (a list of `SubmissionResult`), with what the run did.
+
+    graded: submissions graded by this run; reused: unchanged submissions whose stored result
+    was taken; kept: stored results of submissions outside this run's selection (`student`,
+    `assignments`) merged into the class reports; lms_file: the LMS CSV written, if any.
+    """
+    graded: int = 0
+    reused: int = 0
+    kept: int = 0
+    lms_file: Path | None = None
+    out_dir: Path | None = None
+
+
+def stored_results(out_dir: Path, assignments) -> list[SubmissionResult]:
+    """Every result a previous run stored under `out_dir`/results/ for these assignments."""
+    found = []
+    for name in sorted(assignments):
+        folder = Path(out_dir) / "results" / name
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                result = SubmissionResult.from_dict(data["result"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a damaged file is regraded by the next full run
+            if result.assignment == name:
+                found.append(result)
+    return found
+
+
+def export_lms(out_dir: Path, results: list[SubmissionResult], specs: dict[str, AssignmentSpec],
+               roster: str | Path, lms: str, identifier: str = "email") -> tuple[Path, list[str]]:
+    """Write <out_dir>/<lms>_grades.csv from `results` through `roster`; (path, issue lines)."""
+    from . import lms as lms_module
+    entries = lms_module.read_roster(roster)
+    names = sorted({r.assignment for r in results})
+    if lms == "canvas":
+        export = lms_module.canvas_gradebook(results, entries, assignments=names,
+                                             points_possible={n: specs[n].max_points for n in names})
+    elif lms == "moodle":
+        export = lms_module.moodle_grades(results, entries, identifier=identifier, assignments=names)
+    else:
+        raise ValueError(f"lms must be 'canvas' or 'moodle', got {lms!r}")
+    path = Path(out_dir) / f"{lms}_grades.csv"
+    export.write(path)
+    return path, lms_module.issue_lines(export.issues)
+
+
 class GradebookWriter:
     """The single writer of the nbgrader gradebook: one connection, one commit per submission."""
 
@@ -115,7 +165,8 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
           output_cap: int = 64 * 1024, mem_bytes: int = 3 * 1024**3, sandbox_level: str | None = None,
           gradebook: str | Path | None = None, progress: bool = False, hide: tuple = (),
           budget: float = DEFAULT_BUDGET, max_procs: int = 64, total_output_cap: int = 1024**2,
-          log=print) -> list[SubmissionResult]:
+          log=print, progress_every: float = 5.0, roster: str | Path | None = None,
+          lms: str | None = None, lms_identifier: str = "email") -> GradeRun:
     """Grade every submission under `submissions`; returns one result per student and assignment.
 
     submissions: nbgrader `submitted/` folder, flat folder or zip of <student>_<assignment>.ipynb
@@ -128,11 +179,26 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
         out_dir and the gradebook's folder are always hidden).
     timeout: seconds per cell; budget: seconds per submission, after which the rest scores 0.
     max_procs: processes + threads per kernel; total_output_cap: output bytes kept per submission.
+    student: grade only this student; assignments: only these. The class reports (grades.csv,
+        statistics, histogram, report.txt, the LMS file) always cover the whole class: this run's
+        results merged with the results earlier runs stored for everybody else.
+    progress: False, True ("bar" on a terminal, else "lines"), "bar" or "lines" (a line on
+        stderr every `progress_every` seconds with done/total and the ETA: for a pipe or a file).
+    roster, lms ("canvas" or "moodle"), lms_identifier (Moodle: email, idnumber or username):
+        also write <out_dir>/<lms>_grades.csv (`lms` module); its issues go into report.txt.
+    Returns this run's selection (one result per submission graded or reused) as a `GradeRun`.
     """
+    if (roster is None) != (lms is None):
+        raise ValueError("an LMS export needs both a roster and the LMS (canvas or moodle)")
+    if lms is not None and lms not in ("canvas", "moodle"):
+        raise ValueError(f"lms must be 'canvas' or 'moodle', got {lms!r}")
+    if roster is not None and not Path(roster).is_file():
+        raise FileNotFoundError(f"no roster file at {roster}")
     course_root = Path(course_root).resolve()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Path(gradebook).resolve() if gradebook else out_dir / "gradebook.db"
+    gradebook.parent.mkdir(parents=True, exist_ok=True)
     sources = find_assignments(course_root / "solutions")
     if not sources:
         raise FileNotFoundError(f"no source notebooks under {course_root / 'solutions'}")
@@ -173,13 +239,21 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
                     done.append(SubmissionResult.from_dict(data["result"]))
                     continue
             todo.append(sub)
+        if student is not None and not found:
+            raise ValueError(f"no submission of student {student!r} for {', '.join(names)} in {submissions}")
         if done:
-            log(f"{len(done)} submission(s) already graded (use --force to regrade)")
+            log(f"{len(done)} submission(s) already graded and unchanged: their stored results are "
+                "reused (use --force to regrade)")
         tasks = [_task(number, sub, sources, course_root, tmp_root, timeout, budget, output_cap,
                        total_output_cap, config) for number, sub in enumerate(todo)]
         workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
-        log(f"grading {len(tasks)} submission(s) with {workers} worker(s)")
-        writer = GradebookWriter(f"sqlite:///{gradebook}", specs)
+        if tasks:
+            log(f"grading {len(tasks)} submission(s) with {workers} worker(s)")
+        else:
+            log("nothing new to grade")
+        # only assignments somebody submitted enter the gradebook (nbgrader export lists them all)
+        writer = GradebookWriter(f"sqlite:///{gradebook}",
+                                 {n: specs[n] for n in sorted({s.assignment for s in found})})
         from .grader import _SPECS  # forked workers inherit the parsed sources
         for name in names:
             _SPECS[(str(sources[name][0]), name)] = specs[name]
@@ -193,17 +267,37 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
                                           "result": result.to_dict()}))
             writer.record(result)
 
+        mode = ("bar" if sys.stderr.isatty() else "lines") if progress is True else (progress or None)
         try:
-            new_results = _run_tasks(tasks, workers, progress, save)
+            new_results = _run_tasks(tasks, workers, mode, save, progress_every)
         finally:
             writer.close()
-        all_results = sorted(done + new_results, key=lambda r: (r.assignment, r.student))
-        if student is None:  # a single-student regrade keeps the class reports of the full run
-            report.write_all(out_dir, all_results, specs, unparseable, level_desc, log)
-        else:
-            for result in new_results:
-                report.write_feedback(out_dir, result, specs[result.assignment])
-        return all_results
+        run = GradeRun(sorted(done + new_results, key=lambda r: (r.assignment, r.student)))
+        run.graded, run.reused, run.out_dir = len(new_results), len(done), out_dir
+        class_results = list(run)
+        report_specs = dict(specs)
+        if student is not None or assignments is not None:
+            # A partial run: everybody else keeps the result an earlier run stored, so every
+            # class output stays whole and consistent with the gradebook.
+            mine = {(r.student, r.assignment) for r in run}
+            others = [r for r in stored_results(out_dir, sources)
+                      if (r.student, r.assignment) not in mine and len(sources[r.assignment]) == 1]
+            for name in {r.assignment for r in others} - set(report_specs):
+                report_specs[name] = AssignmentSpec.from_source(sources[name][0], name)
+            class_results = sorted(class_results + others, key=lambda r: (r.assignment, r.student))
+            run.kept = len(others)
+            if others:
+                log(f"class reports: {len(run)} result(s) of this run merged with {len(others)} "
+                    "stored result(s) of the other submissions")
+        sections = {}
+        if roster is not None:
+            run.lms_file, issues = export_lms(out_dir, class_results, report_specs, roster, lms,
+                                              lms_identifier)
+            sections[f"{lms} export {run.lms_file.name} ({len(issues)} issue(s))"] = issues
+            log(f"{lms} grades for {len(class_results)} result(s) -> {run.lms_file} "
+                f"({len(issues)} issue(s) listed in report.txt)")
+        report.write_all(out_dir, class_results, report_specs, unparseable, level_desc, log, sections)
+        return run
     finally:
         sandbox.remove_tree(tmp_root)
 
@@ -252,15 +346,19 @@ def _death(proc) -> str:
     return f"exit status {code}"
 
 
-def _run_tasks(tasks: list[dict], workers: int, progress: bool, on_result) -> list[SubmissionResult]:
-    """Grade `tasks` in forked processes, at most `workers` at once; one result per task."""
+def _run_tasks(tasks: list[dict], workers: int, progress: str | None, on_result,
+               progress_every: float = 5.0) -> list[SubmissionResult]:
+    """Grade `tasks` in forked processes, at most `workers` at once; one result per task.
+
+    progress: None, "bar" (tqdm, for a terminal) or "lines" (`ProgressLines` on stderr)."""
     if not tasks:
         return []
     context = multiprocessing.get_context("fork")
     results: list[SubmissionResult | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
     running: dict = {}      # connection -> (index, process, started)
-    bar = _progress_bar(len(tasks), progress)
+    bar = (_progress_bar(len(tasks), True) if progress == "bar" else
+           ProgressLines(len(tasks), progress_every) if progress == "lines" else None)
 
     def finish(i: int, result: SubmissionResult) -> None:
         results[i] = result
@@ -307,6 +405,8 @@ def _run_tasks(tasks: list[dict], workers: int, progress: bool, on_result) -> li
                 del running[conn]
                 sandbox.remove_tree(Path(task["workdir"]))
                 finish(i, result)
+            if isinstance(bar, ProgressLines):
+                bar.tick()
     finally:
         for conn, (_, proc, _) in running.items():
             proc.kill()
@@ -323,3 +423,48 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
     tqdm.monitor_interval = 0  # no monitor thread: workers are forked while the bar is shown
     return tqdm(total=total, unit="nb", desc="grading", smoothing=0.1)
+
+
+def _seconds(x: float) -> str:
+    x = int(round(x))
+    return f"{x // 3600}:{x // 60 % 60:02d}:{x % 60:02d}" if x >= 3600 else f"{x // 60}:{x % 60:02d}"
+
+
+class ProgressLines:
+    """Progress for a pipe or a file (`| tee`, a log over ssh): one plain line on `stream` when
+    grading starts, then at most one every `every` seconds while it runs, and one at the end:
+
+        grading: 12/40 done (30%), 0:41 elapsed, ETA 1:36
+    """
+
+    def __init__(self, total: int, every: float = 5.0, stream=None, clock=time.monotonic):
+        self.total, self.every, self.done = total, max(float(every), 0.0), 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.clock = clock
+        self.start = self.last = clock()
+        self._write()
+
+    def line(self) -> str:
+        elapsed = self.clock() - self.start
+        text = (f"grading: {self.done}/{self.total} done ({100 * self.done // max(self.total, 1)}%), "
+                f"{_seconds(elapsed)} elapsed")
+        if self.done >= self.total:
+            return text + ", finished"
+        if self.done:
+            return text + f", ETA {_seconds(elapsed / self.done * (self.total - self.done))}"
+        return text + ", ETA unknown until the first submission is graded"
+
+    def _write(self) -> None:
+        self.last = self.clock()
+        print(self.line(), file=self.stream, flush=True)
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self.tick()
+
+    def tick(self) -> None:
+        if self.clock() - self.last >= self.every and self.done < self.total:
+            self._write()
+
+    def close(self) -> None:
+        self._write()
