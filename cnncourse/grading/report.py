@@ -17,21 +17,14 @@ from pathlib import Path
 
 from .grader import SubmissionResult
 from .ids import csv_cell, display, file_stem
-from .spec import AssignmentSpec
-
-_NUM = re.compile(r"(\d+)")
-
-
-def _natural(key: str):
-    return [int(t) if t.isdigit() else t for t in _NUM.split(key)]
-
+from .spec import AssignmentSpec, natural_key
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
 def question_keys(specs: dict[str, AssignmentSpec]) -> list[str]:
-    return sorted({e.key for s in specs.values() for e in s.exercises}, key=_natural)
+    return sorted({e.key for s in specs.values() for e in s.exercises}, key=natural_key)
 
 
 def result_path(out_dir: Path, assignment: str, student: str, suffix: str) -> Path:

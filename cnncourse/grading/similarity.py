@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .ids import display
+from .spec import natural_key
 
 if TYPE_CHECKING:
     from .grader import SubmissionResult
@@ -285,7 +286,7 @@ def find_similar(assignment: str, answers: Mapping[str, Mapping[str, str]], *,
         raise ValueError(f"shingle and min_exercises must be >= 1 and min_tokens >= 0, got "
                          f"{shingle}, {min_exercises}, {min_tokens}")
     solution, stubs = dict(solution or {}), dict(stubs or {})
-    exercises = sorted({e for a in answers.values() for e in a} | set(solution), key=_natural)
+    exercises = sorted({e for a in answers.values() for e in a} | set(solution), key=natural_key)
     pair_matches: dict[tuple[str, str], list[ExerciseMatch]] = defaultdict(list)
     solution_hits: dict[str, list[ExerciseMatch]] = defaultdict(list)
     compared_by_student: dict[str, int] = defaultdict(int)
@@ -322,10 +323,6 @@ def find_similar(assignment: str, answers: Mapping[str, Mapping[str, str]], *,
     pairs = {key: tuple(m) for key, m in pair_matches.items() if len(m) >= min_exercises}
     return SimilarityReport(assignment, solution_matches, _groups(assignment, pairs), tuple(common),
                             tuple(compared))
-
-
-def _natural(key: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key)]
 
 
 def _common_answers(assignment: str, exercise: str, prints: dict[str, Fingerprint],

@@ -19,6 +19,11 @@ HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*###
 EXERCISE_ID = re.compile(r"^(q\d+)_")
 
 
+def natural_key(key: str) -> list:
+    """Sort key that puts exercise keys in course order: q2 before q10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key)]
+
+
 def split_hidden(source: str) -> tuple[str, str]:
     """(visible part, hidden code) of a test cell; hidden blocks are joined in order.
 
