@@ -32,7 +32,7 @@ def demo_graded(tmp_path_factory):
     from cnncourse.grading.pipeline import grade
     before = {p: p.stat().st_mtime_ns for p in DEMO.rglob("*") if p.is_file()}
     out = tmp_path_factory.mktemp("demo-out")
-    from cnncourse.grading.cli import DEMO_BUDGET
+    from cnncourse.grading.democlass import DEMO_BUDGET
     results = grade(DEMO / "submitted", course_root=DEMO, out_dir=out, workers=2, timeout=5,
                     budget=DEMO_BUDGET, hide=(REPO,), log=lambda *a: None)
     return {r.student: r for r in results}, out, out / "gradebook.db", before

@@ -11,14 +11,14 @@ cores. `CNNCOURSE_WRONG_ANSWERS=each` builds one submission per fixture instead 
 from __future__ import annotations
 
 import os
-import re
 from collections import defaultdict
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from cnncourse.grading.release import release_notebook
+from cnncourse.grading.democlass import read_fixture
+from cnncourse.grading.release import answered_notebook, release_notebook
 from cnncourse.grading.spec import AssignmentSpec, nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,18 +30,11 @@ EACH = os.environ.get("CNNCOURSE_WRONG_ANSWERS", "batched") == "each"
 ONLY = {a for a in os.environ.get("CNNCOURSE_ASSIGNMENTS", "").split(",") if a}
 if ONLY:
     COURSES = {a: p for a, p in COURSES.items() if a in ONLY}
-_HEADER = re.compile(r"^# grade_id: *(\S+)", re.M)
 
 
 def fixtures() -> list[tuple[str, Path, str]]:
     """(assignment, fixture path, answer grade_id) for every fixture file."""
-    out = []
-    for path in sorted(FIXTURES.glob("*/*.py")):
-        match = _HEADER.search(path.read_text())
-        if match is None:
-            raise ValueError(f"{path}: the first lines need '# grade_id: <answer grade_id>'")
-        out.append((path.parent.name, path, match.group(1)))
-    return out
+    return [(path.parent.name, path, read_fixture(path)[0]) for path in sorted(FIXTURES.glob("*/*.py"))]
 
 
 def batches(assignment: str) -> list[dict[str, Path]]:
@@ -57,18 +50,12 @@ def batches(assignment: str) -> list[dict[str, Path]]:
 
 
 def _submission(source: Path, replace: dict[str, Path] | None = None, blank: bool = False):
+    """What a student hands in: the release, blank or answered as the solution with the
+    fixtures' answers in their cells."""
     nb = nbformat.read(str(source), as_version=4)
     if blank:
         return release_notebook(nb)
-    known = {nbgrader_meta(c).get("grade_id") for c in nb.cells}
-    missing = set(replace or {}) - known
-    if missing:
-        raise ValueError(f"{source.name}: fixtures name unknown answer cells {sorted(missing)}")
-    for cell in nb.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if replace and grade_id in replace:
-            cell.source = replace[grade_id].read_text()
-    return nb
+    return answered_notebook(nb, {grade_id: path.read_text() for grade_id, path in (replace or {}).items()})
 
 
 @pytest.fixture(scope="module")

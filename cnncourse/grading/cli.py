@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -17,54 +18,6 @@ def repo_root() -> Path:
 
 def _in_repo() -> bool:
     return (repo_root() / "solutions").is_dir() and (repo_root() / "grading" / "demo").is_dir()
-
-
-# The demo's cheats by link. A wheel cannot hold links (it stores their targets' bytes), so a
-# demo class read from the installed package gets them back in its working copy
-# (`tests/test_grading_ta.py` checks this table against grading/demo/).
-DEMO_LINKS = {
-    "submitted/cheat_symlink_file/demo_numpy/solution.ipynb.txt": "../../../solutions/demo_numpy/demo_numpy.ipynb",
-    "submitted/cheat_symlink_notebook/demo_numpy/demo_numpy.ipynb": "../../../solutions/demo_numpy/demo_numpy.ipynb",
-}
-
-
-def packaged_demo() -> Path | None:
-    """The demo class shipped in the package (`cnncourse.grading.demo`, mapped from
-    grading/demo/ at build time), or None when this install has none."""
-    import importlib.resources
-    try:
-        folder = importlib.resources.files("cnncourse.grading.demo")
-    except ModuleNotFoundError:
-        return None
-    marker = folder.joinpath("expected.json")   # a namespace package's files() is a MultiplexedPath
-    return Path(str(marker)).parent if marker.is_file() and Path(str(marker)).is_file() else None
-
-
-def demo_root() -> Path:
-    """The bundled demo class: grading/demo/ of the repository, else the packaged copy."""
-    repo = repo_root() / "grading" / "demo"
-    if (repo / "expected.json").is_file():
-        return repo
-    folder = packaged_demo()
-    if folder is None:
-        raise FileNotFoundError("the demo class is neither in the repository (grading/demo) nor in the "
-                                "installed package; reinstall cnncourse")
-    return folder
-
-
-def prepare_demo(source: Path, target: Path) -> Path:
-    """A working copy of the demo class at `target` (replaced), its links restored."""
-    import shutil
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
-    for name, link in DEMO_LINKS.items():
-        path = target / name
-        if path.exists() or path.is_symlink():
-            path.unlink()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.symlink_to(link)
-    return target
 
 
 def _course_root(arg: str | None) -> Path:
@@ -106,48 +59,20 @@ def grade_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.roster is None) != (args.lms is None):
         parser.error("--roster and --lms go together (e.g. --roster roster.csv --lms canvas)")
-    from .grader import DEFAULT_BUDGET
+    if args.submissions == "demo":
+        return _grade_demo(args)
     from .pipeline import grade
 
-    demo = args.submissions == "demo"
-    budget = args.budget if args.budget is not None else DEFAULT_BUDGET
-    hide = ()
-    if demo:
-        try:
-            course_root = demo_root()
-        except FileNotFoundError as exc:
-            print(f"cnncourse-grade: {exc}", file=sys.stderr)
-            return 2
-        if _in_repo():
-            work = repo_root() / "grading" / "course"
-            hide = (repo_root(),)
-        else:  # an installed package: work in the current folder
-            work = Path.cwd() / "cnncourse-demo"
-        if any(not (course_root / name).is_symlink() for name in DEMO_LINKS):
-            course_root = prepare_demo(course_root, work / "demo-class")
-        submissions = course_root / "submitted"
-        out = Path(args.out) if args.out else work / "demo-output"
-        gradebook = Path(args.gradebook) if args.gradebook else out / "gradebook.db"
-        timeout = min(args.timeout, 10.0)
-        budget = min(budget, DEMO_BUDGET)
-        print(f"demo class: {submissions}\n  sources {course_root / 'solutions'}\n  output  {out}")
-    else:
-        course_root = _course_root(args.course_root)
-        submissions = Path(args.submissions)
-        work = course_root / "grading" / "course"
-        out = Path(args.out) if args.out else work / "output"
-        gradebook = Path(args.gradebook) if args.gradebook else work / "gradebook.db"
-        timeout = args.timeout
+    course_root = _course_root(args.course_root)
+    work = course_root / "grading" / "course"
+    out = Path(args.out) if args.out else work / "output"
+    gradebook = Path(args.gradebook) if args.gradebook else work / "gradebook.db"
     start = time.monotonic()
     try:
-        results = grade(submissions, assignments=args.assignment, workers=args.workers, out_dir=out,
-                        course_root=course_root, student=args.student,
-                        force=args.force or demo or args.student is not None,
-                        timeout=timeout, output_cap=args.output_cap_kb * 1024,
-                        mem_bytes=int(args.mem_gb * 1024**3), sandbox_level=args.sandbox,
-                        gradebook=gradebook, progress=True, progress_every=args.progress_every,
-                        hide=hide, budget=budget, max_procs=args.max_procs,
-                        roster=args.roster, lms=args.lms, lms_identifier=args.moodle_id)
+        results = grade(Path(args.submissions), assignments=args.assignment, course_root=course_root,
+                        student=args.student, force=args.force or args.student is not None,
+                        timeout=args.timeout, budget=_budget(args), out_dir=out,
+                        gradebook=gradebook, **_grade_options(args))
     except (FileNotFoundError, ValueError) as exc:
         print(f"cnncourse-grade: {exc}", file=sys.stderr)
         return 2
@@ -155,9 +80,72 @@ def grade_main(argv: list[str] | None = None) -> int:
     print(f"graded {results.graded} submission(s){reused} in {time.monotonic() - start:.1f} s -> {out}")
     if args.student is not None:
         _print_scores(results)
-    code = _compare_demo(results, complete=args.student is None) if demo else 0
-    _next_steps(args, results, out, gradebook, demo)
-    return code
+    _next_steps(args, results, out, gradebook, demo=False)
+    return 0
+
+
+def _grade_options(args) -> dict:
+    """The keyword arguments of `pipeline.grade` that the command line sets the same way for
+    a class and for the demo."""
+    return dict(workers=args.workers, output_cap=args.output_cap_kb * 1024,
+                mem_bytes=int(args.mem_gb * 1024**3), sandbox_level=args.sandbox, progress=True,
+                progress_every=args.progress_every, max_procs=args.max_procs,
+                roster=args.roster, lms=args.lms, lms_identifier=args.moodle_id)
+
+
+def _budget(args) -> float:
+    from .grader import DEFAULT_BUDGET
+    return args.budget if args.budget is not None else DEFAULT_BUDGET
+
+
+def _grade_demo(args) -> int:
+    """`cnncourse-grade demo`: the demo class's demo_numpy and, where the course's solutions
+    are at hand, the course's own assignments (`democlass`), graded into one output folder and
+    gradebook; every score is compared with what the demo expects. Exit 1 when one differs."""
+    from . import democlass
+    from .pipeline import grade
+
+    course = Path(args.course_root) if args.course_root else repo_root()
+    if not (course / "solutions").is_dir():
+        if args.course_root:
+            print(f"cnncourse-grade: no solutions/ in {course}", file=sys.stderr)
+            return 2
+        course = None   # an installed package: the demo class alone
+    work = repo_root() / "grading" / "course" if _in_repo() else Path.cwd() / "cnncourse-demo"
+    try:
+        demo = democlass.build_demo(democlass.demo_root(repo_root()), work / "demo-class", course,
+                                    args.assignment)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"cnncourse-grade: {exc}", file=sys.stderr)
+        return 2
+    if args.student is not None and all(student != args.student for student, _ in demo.expected):
+        print(f"cnncourse-grade: the demo has no student {args.student!r}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else work / "demo-output"
+    if args.out is None and args.student is None and out.is_dir():
+        # the demo owns its default output: a new run (whose class may differ) starts clean,
+        # while --student keeps the rest of the class for the class reports
+        shutil.rmtree(out)
+    gradebook = Path(args.gradebook) if args.gradebook else out / "gradebook.db"
+    print(f"demo class: {demo.folder / 'submitted'}\n  sources {demo.folder / 'solutions'}\n  output  {out}")
+    print(demo.describe())
+    timeouts, budgets = demo.limits(args.timeout, _budget(args))
+    # the course copy inside the repository, and the course the demo was made from, stay hidden
+    hide = tuple(p for p in (repo_root() if _in_repo() else None, course) if p is not None)
+    start = time.monotonic()
+    try:
+        results = grade(demo.folder / "submitted", assignments=args.assignment, course_root=demo.folder,
+                        student=args.student, force=True, timeout=timeouts, budget=budgets,
+                        out_dir=out, gradebook=gradebook, hide=hide, **_grade_options(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"cnncourse-grade: {exc}", file=sys.stderr)
+        return 2
+    print(f"graded {results.graded} submission(s) in {time.monotonic() - start:.1f} s -> {out}")
+    if args.student is not None:
+        _print_scores(results)
+    bad = demo.compare(results, student=args.student)
+    _next_steps(args, results, out, gradebook, demo=True)
+    return 1 if bad else 0
 
 
 def _print_scores(results) -> None:
@@ -199,48 +187,6 @@ def _next_steps(args, results, out: Path, gradebook: Path, demo: bool) -> None:
               f"  nbgrader's export:    from the course repository, {export}",
               f"                        (nbgrader's grades.csv of the gradebook {gradebook})"]
     print("\n".join(lines))
-
-
-DEMO_BUDGET = 25.0   # the demo's per-submission budget: its slow student shows the cut-off
-
-
-def _compare_demo(results, complete: bool = True) -> int:
-    import unicodedata
-
-    from .ids import display
-    expected = json.loads((demo_root() / "expected.json").read_text(encoding="utf-8"))
-    bad = 0
-    missing = sorted(set(expected) - {r.student for r in results}) if complete else []
-    print(f"\n{'student':<26}{'points':>8}  expected?  note")
-    for r in results:
-        want = expected.get(r.student, {})
-        if r.status == "graded":
-            ok = want.get("scores") == r.points()
-            shown = f"{r.total:g}/{r.max_points:g}"
-        else:
-            ok = want.get("status") == r.status
-            shown = "n/g"
-        bad += not ok
-        note = r.reason or (r.problems[0] if r.problems else "")
-        name = display(r.student)
-        name = name if len(name) <= 25 else name[:22] + "..."
-        pad = 26 - sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in name)
-        first, *rest = wrap_note(display(note)) or [""]
-        print(f"{name}{' ' * max(pad, 1)}{shown:>8}  {'yes' if ok else 'NO '}        {first}")
-        for line in rest:
-            print(f"{'':<47}{line}")
-    for student in missing:
-        print(f"{display(student)[:25]:<26}{'-':>8}  NO         expected in expected.json, not graded")
-    bad += len(missing)
-    print("\nevery score as expected" if not bad else f"\n{bad} score(s) differ from expected.json")
-    return 1 if bad else 0
-
-
-def wrap_note(note: str, width: int = 60) -> list[str]:
-    """A demo-table note as lines of at most `width` characters, broken between words (the
-    whole note: never cut mid-phrase)."""
-    import textwrap
-    return textwrap.wrap(note, width=width, break_long_words=True, break_on_hyphens=False)
 
 
 def validate_main(argv: list[str] | None = None) -> int:

@@ -161,10 +161,10 @@ class GradebookWriter:
 
 def grade(submissions: str | Path, assignments: list[str] | None = None, workers: int | None = None,
           out_dir: str | Path = "grading/course/output", course_root: str | Path = ".",
-          student: str | None = None, force: bool = False, timeout: float = 30.0,
+          student: str | None = None, force: bool = False, timeout: float | dict = 30.0,
           output_cap: int = 64 * 1024, mem_bytes: int = 3 * 1024**3, sandbox_level: str | None = None,
           gradebook: str | Path | None = None, progress: bool = False, hide: tuple = (),
-          budget: float = DEFAULT_BUDGET, max_procs: int = 64, total_output_cap: int = 1024**2,
+          budget: float | dict = DEFAULT_BUDGET, max_procs: int = 64, total_output_cap: int = 1024**2,
           log=print, progress_every: float = 5.0, roster: str | Path | None = None,
           lms: str | None = None, lms_identifier: str = "email") -> GradeRun:
     """Grade every submission under `submissions`; returns one result per student and assignment.
@@ -177,7 +177,8 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
     gradebook: nbgrader gradebook file (default `<out_dir>/gradebook.db`).
     hide: more folders the student kernels must not see (the course root, the submissions,
         out_dir and the gradebook's folder are always hidden).
-    timeout: seconds per cell; budget: seconds per submission, after which the rest scores 0.
+    timeout: seconds per cell; budget: seconds per submission, after which the rest scores 0;
+        either may be a dict {assignment: seconds} naming every assignment graded.
     max_procs: processes + threads per kernel; total_output_cap: output bytes kept per submission.
     student: grade only this student; assignments: only these. The class reports (grades.csv,
         statistics, histogram, report.txt, the LMS file) always cover the whole class: this run's
@@ -209,8 +210,7 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
     for name in names:
         if len(sources[name]) != 1:
             raise ValueError(f"assignment {name} has {len(sources[name])} notebooks; one is supported")
-    if budget <= 0 or timeout <= 0:
-        raise ValueError(f"timeout and budget must be positive, got {timeout} and {budget}")
+    timeouts, budgets = _per_assignment("timeout", timeout, names), _per_assignment("budget", budget, names)
     specs = {name: AssignmentSpec.from_source(sources[name][0], name) for name in names}
     source_hash = {name: hashlib.sha256(sources[name][0].read_bytes()).hexdigest() for name in names}
 
@@ -244,7 +244,8 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
         if done:
             log(f"{len(done)} submission(s) already graded and unchanged: their stored results are "
                 "reused (use --force to regrade)")
-        tasks = [_task(number, sub, sources, course_root, tmp_root, timeout, budget, output_cap,
+        tasks = [_task(number, sub, sources, course_root, tmp_root, timeouts[sub.assignment],
+                       budgets[sub.assignment], output_cap,
                        total_output_cap, config) for number, sub in enumerate(todo)]
         workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
         if tasks:
@@ -300,6 +301,18 @@ def grade(submissions: str | Path, assignments: list[str] | None = None, workers
         return run
     finally:
         sandbox.remove_tree(tmp_root)
+
+
+def _per_assignment(what: str, seconds: float | dict, names: list[str]) -> dict[str, float]:
+    """{assignment: seconds} for every name in `names` from one number or a dict of them."""
+    given = dict(seconds) if isinstance(seconds, dict) else {name: seconds for name in names}
+    missing = sorted(set(names) - set(given))
+    if missing:
+        raise ValueError(f"the {what} dict has no seconds for assignment(s) {missing}")
+    bad = {name: given[name] for name in names if not float(given[name]) > 0}
+    if bad:
+        raise ValueError(f"{what} must be positive seconds, got {bad}")
+    return {name: float(given[name]) for name in names}
 
 
 def _task(number: int, sub: Submission, sources: dict, course_root: Path, tmp_root: Path,

@@ -4,7 +4,8 @@
 ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums, ClearHiddenTests,
 ClearMarkScheme, ComputeChecksums, CheckCellMetadata -- everything but the header and the
 gradebook -- so the result equals what `nbgrader generate_assignment` writes, deterministically.
-`source_cells_to_gradebook` runs the first half plus SaveCells to register an assignment.
+`source_cells_to_gradebook` runs the first half plus SaveCells to register an assignment;
+`answered_notebook` fills a release's answer cells (the demo's students, the wrong-answer tests).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from .spec import find_assignments
+from .spec import find_assignments, nbgrader_meta
 
 
 def _preprocess(nb, chain, resources: dict):
@@ -45,6 +46,30 @@ def release_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
             if cell.metadata.get("nbgrader", {}).get("solution"):
                 cell.source = cell.source.replace(BARE_STUB, unanswered_stub(grade_id))
+    return released
+
+
+def answered_notebook(nb: nbformat.NotebookNode, replace: dict[str, str] | None = None,
+                      unanswered: tuple[str, ...] | list[str] = ()) -> nbformat.NotebookNode:
+    """What a student hands in: the release of source notebook `nb` with its answer cells filled.
+
+    Every answer cell gets the solution's source, except the cells named (by grade_id) in
+    `replace` (their source is the given text: a wrong answer, say) and in `unanswered` (they
+    keep the release's NotImplementedError line). The hidden tests stay out, as in the release.
+    Raises ValueError naming any grade_id that is not an answer cell of `nb`.
+    """
+    replace = dict(replace or {})
+    answers = {nbgrader_meta(c)["grade_id"]: c.source for c in nb.cells
+               if c.cell_type == "code" and nbgrader_meta(c).get("solution")}
+    unknown = sorted((set(replace) | set(unanswered)) - set(answers))
+    if unknown:
+        raise ValueError(f"{unknown} are not answer cells of this notebook; its answer cells are "
+                         f"{sorted(answers)}")
+    released = release_notebook(nb)
+    for cell in released.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type == "code" and grade_id in answers and grade_id not in unanswered:
+            cell.source = replace.get(grade_id, answers[grade_id])
     return released
 
 
