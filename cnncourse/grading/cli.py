@@ -168,7 +168,7 @@ def _next_steps(args, results, out: Path, gradebook: Path, demo: bool) -> None:
 
     from .ids import display
     subs = "demo" if demo else shlex.quote(args.submissions)
-    course = "" if demo or not args.course_root else f" --course-root {shlex.quote(args.course_root)}"
+    course = "" if not args.course_root else f" --course-root {shlex.quote(args.course_root)}"
     again = f"cnncourse-grade {subs}{course}" + (f" --out {shlex.quote(args.out)}" if args.out else "")
     default_db = (repo_root() / "grading" / "course" / "gradebook.db").resolve()
     export = ("nbgrader export" if gradebook.resolve() == default_db
