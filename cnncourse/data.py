@@ -5,6 +5,7 @@
 - `load_photo`: a real photograph shipped with scikit-learn (china.jpg) or matplotlib
   (grace_hopper.jpg), for the filter demos.
 - `make_shapes`: synthetic images of circles, squares, triangles and crosses.
+- `make_spirals`: two interleaved spiral arms in the plane (a boundary with many bends).
 - `generative_toy`: the 10-sample table of the generative-vs-discriminative chapter.
 - `sample_gan_toy`: 1-D and 2-D toy distributions for a first GAN.
 - `load_mnist_idx`: reads MNIST-style IDX files (optionally gzipped) that a user already has.
@@ -20,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import check_int
+
 __all__ = ["load_digits", "resize_bilinear", "stratified_split", "to_one_hot", "load_photo",
-           "make_shapes", "SHAPE_CLASSES", "generative_toy", "sample_gan_toy", "GAN_TOY_PARAMS",
-           "load_mnist_idx"]
+           "make_shapes", "SHAPE_CLASSES", "make_spirals", "generative_toy", "sample_gan_toy",
+           "GAN_TOY_PARAMS", "load_mnist_idx"]
 
 DIGIT_SIZES = (8, 16, 28, 32)
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
@@ -266,6 +269,25 @@ def make_shapes(n: int = 600, size: int = 32, seed: int = 0, noise: float = 0.05
 # --------------------------------------------------------------------------------------------
 # generative toy data
 # --------------------------------------------------------------------------------------------
+def make_spirals(n: int = 400, turns: float = 2.0, noise: float = 0.05,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaved spiral arms in the plane, one per class: a toy set whose decision
+    boundary needs many bends.
+
+    Arm 0 is the curve r (cos 2 pi turns r, sin 2 pi turns r) for r in [0, 1] (points spread
+    evenly over the area), arm 1 the same curve rotated by 180 degrees; Gaussian noise of std
+    `noise` is added. Returns x float64 (2 * (n // 2), 2) and t int64 with the first half 0.
+    """
+    n = check_int("n", n, 2)
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    r = np.sqrt(rng.random(half))
+    angle = 2 * np.pi * turns * r
+    arm = np.column_stack([r * np.cos(angle), r * np.sin(angle)])
+    x = np.concatenate([arm, -arm]) + noise * rng.standard_normal((2 * half, 2))
+    return x, np.repeat(np.array([0, 1], dtype=np.int64), half)
+
+
 def generative_toy() -> tuple[np.ndarray, np.ndarray]:
     """The 10-sample example of the generative-vs-discriminative chapter.
 

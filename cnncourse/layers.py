@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Layer", "Affine", "ReLU", "Sigmoid", "Tanh", "SoftmaxWithLoss", "MSELoss", "Dropout",
-           "BatchNorm", "softmax", "sigmoid", "cross_entropy_error", "labels_to_indices"]
+__all__ = ["Layer", "Affine", "ReLU", "Sigmoid", "Tanh", "PerceptronStep", "SoftmaxWithLoss",
+           "MSELoss", "ActivationLoss", "Dropout", "BatchNorm", "softmax", "sigmoid",
+           "cross_entropy_error", "multilabel_soft_margin", "labels_to_indices"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,6 +116,32 @@ def cross_entropy_error(y: np.ndarray, t: Any, eps: float = 1e-12) -> float:
         raise ValueError(f"y must be (N, C) or (C,), got shape {y.shape}")
     probs_t = _targets_as_probs(t, y.shape)
     return float(-np.sum(probs_t * np.log(np.maximum(y, eps))) / y.shape[0])
+
+
+def multilabel_soft_margin(x: Any, y: Any) -> tuple[float, np.ndarray]:
+    """Multi-label soft-margin loss (torch's MultiLabelSoftMarginLoss) and its gradient.
+
+    Each of the C classes is its own yes/no question answered by sigmoid(x_nc):
+        loss = -(1/N) sum_n (1/C) sum_c [y_nc log s(x_nc) + (1 - y_nc) log(1 - s(x_nc))]
+        dloss/dx_nc = (s(x_nc) - y_nc) / (N C)
+    Inputs: scores x (N, C); targets y (N, C) in [0, 1] (several 1s per row allowed).
+    Output: (loss as float, dx of shape (N, C)). log s(x) = -log(1 + e^-x) is computed with
+    logaddexp, so large scores do not overflow.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or x.shape != y.shape:
+        raise ValueError(f"multilabel_soft_margin needs scores and targets of the same shape "
+                         f"(N, C), got {x.shape} and {y.shape}")
+    if x.size == 0:
+        raise ValueError("multilabel_soft_margin needs at least one sample and one class")
+    if np.any((y < 0) | (y > 1)):
+        raise ValueError("multi-label targets must lie in [0, 1]")
+    log_s = -np.logaddexp(0.0, -x)            # log sigmoid(x)
+    log_one_minus_s = -np.logaddexp(0.0, x)   # log (1 - sigmoid(x))
+    loss = -np.mean(y * log_s + (1.0 - y) * log_one_minus_s)
+    dx = (sigmoid(x) - y) / x.size
+    return float(loss), dx
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,6 +278,24 @@ class Tanh(Layer):
         return dout * (1.0 - out * out)
 
 
+class PerceptronStep(Layer):
+    """The perceptron's step activation: out = 1.0 where x > 0, else 0.0 (any shape).
+
+    The step's true derivative is 0 wherever it exists, so gradient descent could never move
+    the weights. The perceptron rule updates them with the error (t - out) times the input, as
+    if the step were the identity on the way back: backward(dout) returns dout unchanged.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        self.out = (x > 0).astype(np.float64)
+        return self.out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._cached("out")
+        return np.asarray(dout)
+
+
 class SoftmaxWithLoss(Layer):
     """Softmax followed by the mean cross-entropy loss, fused for stability.
 
@@ -300,6 +345,30 @@ class MSELoss(Layer):
     def backward(self, dout: float = 1.0) -> np.ndarray:
         diff, n = self._cached("diff", "n")
         return (dout / n) * diff
+
+
+class ActivationLoss(Layer):
+    """An output activation followed by a loss layer, usable as a net's `last_layer`.
+
+    forward(x, t) = loss.forward(activation.forward(x), t)
+    backward(dout=1.0) = activation.backward(loss.backward(dout))
+
+    e.g. ActivationLoss(Sigmoid(), MSELoss()) is the classic MLP output (sigmoid units, squared
+    error against one-hot targets); ActivationLoss(PerceptronStep(), MSELoss()) the perceptron.
+    """
+
+    def __init__(self, activation: Any, loss: Any) -> None:
+        super().__init__()
+        self.activation, self.loss = activation, loss
+
+    def forward(self, x: np.ndarray, t: Any) -> float:
+        return self.loss.forward(self.activation.forward(x), t)
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:
+        return self.activation.backward(self.loss.backward(dout))
+
+    def __repr__(self) -> str:
+        return f"ActivationLoss({type(self.activation).__name__}, {type(self.loss).__name__})"
 
 
 class Dropout(Layer):

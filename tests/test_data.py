@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnncourse.data import (GAN_TOY_PARAMS, SHAPE_CLASSES, generative_toy, load_digits,
-                            load_mnist_idx, load_photo, make_shapes, resize_bilinear,
+                            load_mnist_idx, load_photo, make_shapes, make_spirals, resize_bilinear,
                             sample_gan_toy, stratified_split, to_one_hot)
 
 
@@ -198,3 +198,12 @@ def test_load_mnist_idx_errors(tmp_path):
         load_mnist_idx(ip, two)
     with pytest.raises(FileNotFoundError, match="never downloads"):
         load_mnist_idx(tmp_path / "missing", lp)
+
+
+def test_make_spirals():
+    x, t = make_spirals(101, seed=0)
+    assert x.shape == (100, 2) and t.shape == (100,) and t.dtype == np.int64
+    assert np.array_equal(np.bincount(t), [50, 50])
+    clean, _ = make_spirals(10, noise=0.0, seed=1)
+    assert np.allclose(clean[5:], -clean[:5])
+    assert np.all(np.linalg.norm(clean, axis=1) <= 1.0)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from cnncourse.aids import dnn_explain as de
-from cnncourse.gradcheck import numerical_gradient, rel_error
-from cnncourse.layers import MSELoss, Sigmoid
+from cnncourse.gradcheck import numerical_gradient
 from cnncourse.nets import DeepMLP
 from cnncourse.optim import SGD, Adam, Momentum, init_std
 
@@ -17,74 +16,6 @@ def test_module_imports_no_heavy_packages():
             "print([m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-# --- old pairings --------------------------------------------------------------------------
-def test_perceptron_step_forward_and_rule():
-    step = de.PerceptronStep()
-    x = np.array([[-1.0, 0.0, 2.0]])
-    assert np.array_equal(step.forward(x), [[0.0, 0.0, 1.0]])
-    dout = np.array([[0.5, -1.0, 2.0]])
-    assert np.array_equal(step.backward(dout), dout)  # the perceptron rule: passes the error
-    with pytest.raises(RuntimeError, match="before forward"):
-        de.PerceptronStep().backward(dout)
-
-
-def test_activation_loss_is_sigmoid_then_mse_with_a_correct_gradient():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 3))
-    t = np.eye(3)[[0, 2, 1, 2]]
-    loss_layer = de.ActivationLoss(Sigmoid(), MSELoss())
-    s = 1 / (1 + np.exp(-x))
-    assert np.isclose(loss_layer.forward(x, t), 0.5 * np.sum((s - t) ** 2) / 4)
-    dx = loss_layer.backward(1.0)
-    numeric = numerical_gradient(lambda v: de.ActivationLoss(Sigmoid(), MSELoss()).forward(v, t),
-                                 x.copy())
-    assert rel_error(dx, numeric) < 1e-7
-    assert "Sigmoid" in repr(loss_layer)
-
-
-def test_a_net_ending_in_activation_loss_trains():
-    from cnncourse.trainer import Trainer
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((60, 4))
-    t = (x[:, 0] > 0).astype(int)
-    net = DeepMLP(4, [], 2, seed=0)
-    net.last_layer = de.ActivationLoss(de.PerceptronStep(), MSELoss())
-    Trainer(net, x, np.eye(2)[t], epochs=20, batch_size=10, optimizer="sgd", lr=0.1,
-            progress=False).fit()
-    assert net.accuracy(x, t) > 0.9
-
-
-def test_multilabel_soft_margin_matches_formula_and_gradient():
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((3, 4)) * 3
-    y = (rng.random((3, 4)) > 0.5).astype(float)
-    loss, dx = de.multilabel_soft_margin(x, y)
-    s = 1 / (1 + np.exp(-x))
-    assert isinstance(loss, float)
-    assert np.isclose(loss, -np.mean(y * np.log(s) + (1 - y) * np.log(1 - s)))
-    numeric = numerical_gradient(lambda v: de.multilabel_soft_margin(v, y)[0], x.copy())
-    assert dx.shape == x.shape and rel_error(dx, numeric) < 1e-7
-
-
-def test_multilabel_soft_margin_is_stable_and_validates():
-    loss, dx = de.multilabel_soft_margin([[1000.0, -1000.0]], [[0.0, 1.0]])
-    assert np.isclose(loss, 1000.0) and np.all(np.isfinite(dx))
-    with pytest.raises(ValueError, match="same shape"):
-        de.multilabel_soft_margin(np.zeros((2, 3)), np.zeros((2, 2)))
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        de.multilabel_soft_margin(np.zeros((1, 2)), [[2.0, 0.0]])
-    with pytest.raises(ValueError, match="at least one"):
-        de.multilabel_soft_margin(np.zeros((0, 2)), np.zeros((0, 2)))
-
-
-def test_multilabel_soft_margin_agrees_with_torch():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(3)
-    x, y = rng.standard_normal((5, 3)), (rng.random((5, 3)) > 0.4).astype(float)
-    expected = torch.nn.functional.multilabel_soft_margin_loss(torch.tensor(x), torch.tensor(y))
-    assert np.isclose(de.multilabel_soft_margin(x, y)[0], float(expected))
 
 
 # --- representations -----------------------------------------------------------------------
@@ -283,15 +214,6 @@ def test_partial_optimizer_freezes_only_the_named_keys():
 
 
 # --- decision boundaries -------------------------------------------------------------------
-def test_make_spirals():
-    x, t = de.make_spirals(101, seed=0)
-    assert x.shape == (100, 2) and t.shape == (100,) and t.dtype == np.int64
-    assert np.array_equal(np.bincount(t), [50, 50])
-    clean, _ = de.make_spirals(10, noise=0.0, seed=1)
-    assert np.allclose(clean[5:], -clean[:5])
-    assert np.all(np.linalg.norm(clean, axis=1) <= 1.0)
-
-
 def test_decision_grid_and_linear_regions():
     net = DeepMLP(2, [3], 2, seed=0)
     xx, yy, labels = de.decision_grid(net.predict, (-1, 1), (-2, 2), n=5)

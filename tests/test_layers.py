@@ -3,9 +3,10 @@ and against torch autograd (torch imported inside the tests)."""
 import numpy as np
 import pytest
 
-from cnncourse.gradcheck import check_layer_gradients, rel_error
-from cnncourse.layers import (Affine, BatchNorm, Dropout, MSELoss, ReLU, Sigmoid, SoftmaxWithLoss,
-                              Tanh, cross_entropy_error, labels_to_indices, sigmoid, softmax)
+from cnncourse.gradcheck import check_layer_gradients, numerical_gradient, rel_error
+from cnncourse.layers import (ActivationLoss, Affine, BatchNorm, Dropout, MSELoss, PerceptronStep,
+                              ReLU, Sigmoid, SoftmaxWithLoss, Tanh, cross_entropy_error,
+                              labels_to_indices, multilabel_soft_margin, sigmoid, softmax)
 
 TOL = 1e-7
 
@@ -343,3 +344,72 @@ def test_layer_base_holds_the_protocol():
     for cls in (Affine, ReLU, Sigmoid, Tanh, SoftmaxWithLoss, MSELoss, Dropout, BatchNorm,
                 Convolution, Pooling, GlobalAvgPooling):
         assert issubclass(cls, Layer), cls
+
+
+# --- old pairings of output activation and loss, and the multi-label loss --------------------------------------------------------------------------
+def test_perceptron_step_forward_and_rule():
+    step = PerceptronStep()
+    x = np.array([[-1.0, 0.0, 2.0]])
+    assert np.array_equal(step.forward(x), [[0.0, 0.0, 1.0]])
+    dout = np.array([[0.5, -1.0, 2.0]])
+    assert np.array_equal(step.backward(dout), dout)  # the perceptron rule: passes the error
+    with pytest.raises(RuntimeError, match="before forward"):
+        PerceptronStep().backward(dout)
+
+
+def test_activation_loss_is_sigmoid_then_mse_with_a_correct_gradient():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3))
+    t = np.eye(3)[[0, 2, 1, 2]]
+    loss_layer = ActivationLoss(Sigmoid(), MSELoss())
+    s = 1 / (1 + np.exp(-x))
+    assert np.isclose(loss_layer.forward(x, t), 0.5 * np.sum((s - t) ** 2) / 4)
+    dx = loss_layer.backward(1.0)
+    numeric = numerical_gradient(lambda v: ActivationLoss(Sigmoid(), MSELoss()).forward(v, t),
+                                 x.copy())
+    assert rel_error(dx, numeric) < 1e-7
+    assert "Sigmoid" in repr(loss_layer)
+
+
+def test_a_net_ending_in_activation_loss_trains():
+    from cnncourse.trainer import Trainer
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((60, 4))
+    t = (x[:, 0] > 0).astype(int)
+    from cnncourse.nets import DeepMLP
+    net = DeepMLP(4, [], 2, seed=0)
+    net.last_layer = ActivationLoss(PerceptronStep(), MSELoss())
+    Trainer(net, x, np.eye(2)[t], epochs=20, batch_size=10, optimizer="sgd", lr=0.1,
+            progress=False).fit()
+    assert net.accuracy(x, t) > 0.9
+
+
+def test_multilabel_soft_margin_matches_formula_and_gradient():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4)) * 3
+    y = (rng.random((3, 4)) > 0.5).astype(float)
+    loss, dx = multilabel_soft_margin(x, y)
+    s = 1 / (1 + np.exp(-x))
+    assert isinstance(loss, float)
+    assert np.isclose(loss, -np.mean(y * np.log(s) + (1 - y) * np.log(1 - s)))
+    numeric = numerical_gradient(lambda v: multilabel_soft_margin(v, y)[0], x.copy())
+    assert dx.shape == x.shape and rel_error(dx, numeric) < 1e-7
+
+
+def test_multilabel_soft_margin_is_stable_and_validates():
+    loss, dx = multilabel_soft_margin([[1000.0, -1000.0]], [[0.0, 1.0]])
+    assert np.isclose(loss, 1000.0) and np.all(np.isfinite(dx))
+    with pytest.raises(ValueError, match="same shape"):
+        multilabel_soft_margin(np.zeros((2, 3)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        multilabel_soft_margin(np.zeros((1, 2)), [[2.0, 0.0]])
+    with pytest.raises(ValueError, match="at least one"):
+        multilabel_soft_margin(np.zeros((0, 2)), np.zeros((0, 2)))
+
+
+def test_multilabel_soft_margin_agrees_with_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((5, 3)), (rng.random((5, 3)) > 0.4).astype(float)
+    expected = torch.nn.functional.multilabel_soft_margin_loss(torch.tensor(x), torch.tensor(y))
+    assert np.isclose(multilabel_soft_margin(x, y)[0], float(expected))

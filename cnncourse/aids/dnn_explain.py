@@ -3,10 +3,9 @@
 numpy only (on top of the numpy core) and unit tested; `cnncourse.viz.dnn` draws the results and
 `cnncourse.widgets.dnn` wires controls to them.
 
-- Old pairings of activation and loss, as loss layers a `cnncourse.nets` net can end with:
-  `PerceptronStep` (step output, trained by the perceptron rule) and `ActivationLoss` (an
-  output activation followed by a loss layer, e.g. sigmoid + MSE).
-- `multilabel_soft_margin`: the multi-label soft-margin loss and its gradient.
+(The old pairings of activation and loss, `PerceptronStep` and `ActivationLoss`, and
+`multilabel_soft_margin` are layers and losses: they live in `cnncourse.layers`; the spiral
+toy set is `cnncourse.data.make_spirals`.)
 - Representations: `hidden_activations` of a net, `pca_2d`, `nearest_centroid_accuracy`,
   hand-crafted `ink_profiles`.
 - Initialization: `deep_stack_activations` (a plain deep stack at initialization),
@@ -16,7 +15,7 @@ numpy only (on top of the numpy core) and unit tested; `cnncourse.viz.dnn` draws
 - Training one epoch at a time: `fit_by_epoch` (wraps `cnncourse.trainer.Trainer`, records
   eval-mode losses and optional parameter snapshots) and `PartialOptimizer` (leaves chosen
   parameters frozen).
-- Decision boundaries: `make_spirals` (a 2-D toy set), `decision_grid`, `count_linear_regions`.
+- Decision boundaries: `decision_grid`, `count_linear_regions`.
 """
 from __future__ import annotations
 
@@ -25,89 +24,18 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .._validate import check_int, check_positive_int
-from ..layers import Affine, Layer, ReLU, Sigmoid, Tanh, labels_to_indices, sigmoid
+from ..layers import Affine, ReLU, Sigmoid, Tanh, labels_to_indices
 from ..optim import init_std
 
 __all__ = [
-    "PerceptronStep", "ActivationLoss", "multilabel_soft_margin",
     "hidden_activations", "pca_2d", "nearest_centroid_accuracy", "ink_profiles",
     "ACTIVATIONS", "deep_stack_activations", "activation_summary", "layer_gradient_norms",
     "make_regression_2d", "regression_loss_grid", "regression_gradient", "optimizer_path",
-    "lr_schedule", "fit_by_epoch", "PartialOptimizer", "make_spirals", "decision_grid",
+    "lr_schedule", "fit_by_epoch", "PartialOptimizer", "decision_grid",
     "count_linear_regions",
 ]
 
 ACTIVATIONS: dict[str, type] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
-
-
-# --------------------------------------------------------------------------------------------
-# the historical pairings of output activation and loss
-# --------------------------------------------------------------------------------------------
-class PerceptronStep(Layer):
-    """The perceptron's step activation: out = 1.0 where x > 0, else 0.0 (any shape).
-
-    The step's true derivative is 0 wherever it exists, so gradient descent could never move
-    the weights. The perceptron rule updates them with the error (t - out) times the input, as
-    if the step were the identity on the way back: backward(dout) returns dout unchanged.
-    """
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        self.out = (x > 0).astype(np.float64)
-        return self.out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._cached("out")
-        return np.asarray(dout)
-
-
-class ActivationLoss:
-    """An output activation followed by a loss layer, usable as a net's `last_layer`.
-
-    forward(x, t) = loss.forward(activation.forward(x), t)
-    backward(dout=1.0) = activation.backward(loss.backward(dout))
-
-    e.g. ActivationLoss(Sigmoid(), MSELoss()) is the classic MLP output (sigmoid units, squared
-    error against one-hot targets); ActivationLoss(PerceptronStep(), MSELoss()) the perceptron.
-    """
-
-    def __init__(self, activation: Any, loss: Any) -> None:
-        self.activation, self.loss = activation, loss
-
-    def forward(self, x: np.ndarray, t: Any) -> float:
-        return self.loss.forward(self.activation.forward(x), t)
-
-    def backward(self, dout: float = 1.0) -> np.ndarray:
-        return self.activation.backward(self.loss.backward(dout))
-
-    def __repr__(self) -> str:
-        return f"ActivationLoss({type(self.activation).__name__}, {type(self.loss).__name__})"
-
-
-def multilabel_soft_margin(x: Any, y: Any) -> tuple[float, np.ndarray]:
-    """Multi-label soft-margin loss (torch's MultiLabelSoftMarginLoss) and its gradient.
-
-    Each of the C classes is its own yes/no question answered by sigmoid(x_nc):
-        loss = -(1/N) sum_n (1/C) sum_c [y_nc log s(x_nc) + (1 - y_nc) log(1 - s(x_nc))]
-        dloss/dx_nc = (s(x_nc) - y_nc) / (N C)
-    Inputs: scores x (N, C); targets y (N, C) in [0, 1] (several 1s per row allowed).
-    Output: (loss as float, dx of shape (N, C)). log s(x) = -log(1 + e^-x) is computed with
-    logaddexp, so large scores do not overflow.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.ndim != 2 or x.shape != y.shape:
-        raise ValueError(f"multilabel_soft_margin needs scores and targets of the same shape "
-                         f"(N, C), got {x.shape} and {y.shape}")
-    if x.size == 0:
-        raise ValueError("multilabel_soft_margin needs at least one sample and one class")
-    if np.any((y < 0) | (y > 1)):
-        raise ValueError("multi-label targets must lie in [0, 1]")
-    log_s = -np.logaddexp(0.0, -x)            # log sigmoid(x)
-    log_one_minus_s = -np.logaddexp(0.0, x)   # log (1 - sigmoid(x))
-    loss = -np.mean(y * log_s + (1.0 - y) * log_one_minus_s)
-    dx = (sigmoid(x) - y) / x.size
-    return float(loss), dx
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,25 +364,6 @@ class PartialOptimizer:
 # --------------------------------------------------------------------------------------------
 # decision boundaries
 # --------------------------------------------------------------------------------------------
-def make_spirals(n: int = 400, turns: float = 2.0, noise: float = 0.05,
-                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaved spiral arms in the plane, one per class: a toy set whose decision
-    boundary needs many bends.
-
-    Arm 0 is the curve r (cos 2 pi turns r, sin 2 pi turns r) for r in [0, 1] (points spread
-    evenly over the area), arm 1 the same curve rotated by 180 degrees; Gaussian noise of std
-    `noise` is added. Returns x float64 (2 * (n // 2), 2) and t int64 with the first half 0.
-    """
-    n = check_int("n", n, 2)
-    rng = np.random.default_rng(seed)
-    half = n // 2
-    r = np.sqrt(rng.random(half))
-    angle = 2 * np.pi * turns * r
-    arm = np.column_stack([r * np.cos(angle), r * np.sin(angle)])
-    x = np.concatenate([arm, -arm]) + noise * rng.standard_normal((2 * half, 2))
-    return x, np.repeat(np.array([0, 1], dtype=np.int64), half)
-
-
 def decision_grid(predict: Callable[[np.ndarray], np.ndarray], xlim: tuple[float, float],
                   ylim: tuple[float, float], n: int = 150
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
