@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .optim import Adam
+from .trainer import minibatches
 
 __all__ = ["param_slots", "read_params", "count_params", "fit_by_layers", "accuracy_by_layers"]
 
@@ -160,15 +161,12 @@ def fit_by_layers(net: Any, x: np.ndarray, t: np.ndarray, *, epochs: int, batch_
     optimizer = Adam(lr=lr)
     rng = np.random.default_rng(seed)
     n = len(x)
-    steps_per_epoch = -(-n // batch_size)
     start = time.perf_counter()
     steps = 0
     returned_keys: list[str] | None = None   # keys of net.gradient's dict, one per slot
     _set_training(net, True)
     for _ in range(epochs):
-        order = rng.permutation(n)
-        for i in range(steps_per_epoch):
-            idx = order[i * batch_size:(i + 1) * batch_size]
+        for idx in minibatches(n, batch_size, rng):
             returned = net.gradient(x[idx], t[idx])
             if steps == 0:
                 grads = _grads_from_layers(slots, keys, params)

@@ -15,7 +15,17 @@ import numpy as np
 
 from .optim import make_optimizer
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "minibatches"]
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator):
+    """The index arrays of one epoch: a fresh permutation of range(n) from `rng`, cut into
+    ceil(n / batch_size) consecutive pieces (the last may be shorter). One home for the
+    minibatch order, so `Trainer` and `cnncourse.by_layers.fit_by_layers` draw the same batches
+    from the same seed."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
 
 
 class Trainer:
@@ -114,10 +124,8 @@ class Trainer:
                 start = time.perf_counter()
                 bar.set_description(f"epoch {epoch}/{self.epochs}")
                 self.net.train()
-                order = self.rng.permutation(n)
                 losses = []
-                for i in range(steps_per_epoch):
-                    idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+                for i, idx in enumerate(minibatches(n, self.batch_size, self.rng)):
                     loss = self._step(self.x_train[idx], self.t_train[idx])
                     if not np.isfinite(loss):
                         raise FloatingPointError(f"the loss became {loss} at epoch {epoch}, batch "

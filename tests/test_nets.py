@@ -221,3 +221,13 @@ def test_simple_conv_net_learns_the_bundled_digits():
     hist = Trainer(net, x_train, t_train, x_test, t_test, epochs=8, batch_size=32,
                    optimizer="adam", lr=0.005, seed=0, progress=False).fit()
     assert hist["test_acc"][-1] >= 0.95, hist["test_acc"]
+
+
+def test_minibatches_cover_each_sample_once_per_epoch():
+    from cnncourse.trainer import minibatches
+    batches = list(minibatches(10, 4, np.random.default_rng(0)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(10))
+    again = list(minibatches(10, 4, np.random.default_rng(0)))
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again))      # the seed fixes the order
+    assert not np.array_equal(np.concatenate(batches), np.arange(10))      # shuffled, not in order
