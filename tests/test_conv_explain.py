@@ -245,3 +245,85 @@ def test_numpy_integers_and_type_errors_follow_the_shared_contract():
         ce.effective_kernel_size(3, True)
     with pytest.raises(TypeError, match="stride must be an integer"):
         ce.window_taps(5, 3, stride=1.5)
+
+
+# --- notebook 04: which input pixels a row of im2col copies ----------------------------------
+from cnncourse.conv import im2col  # noqa: E402
+
+
+@pytest.mark.parametrize("x_shape, kh, kw, s, p", [
+    ((1, 2, 5, 6), 2, 3, 2, 1), ((2, 3, 4, 7), 3, 2, 1, 2), ((3, 1, 6, 5), 3, 3, 3, 0),
+    ((1, 1, 1, 1), 1, 1, 1, 0), ((2, 2, 3, 3), 4, 1, 2, 1)])
+def test_im2col_row_sources_name_what_the_library_copies(x_shape, kh, kw, s, p):
+    x = np.arange(1, 1 + np.prod(x_shape)).reshape(x_shape)     # no zeros: 0 in col = padding
+    col = im2col(x, kh, kw, stride=s, pad=p)
+    out_h = conv_output_size(x_shape[2], kh, padding=p, stride=s)
+    out_w = conv_output_size(x_shape[3], kw, padding=p, stride=s)
+    for row in range(col.shape[0]):
+        info = ce.im2col_row_sources(x_shape, kh, kw, row, stride=s, pad=p)
+        n, i, j = info["position"]
+        assert info["out_shape"] == (out_h, out_w) and row == (n * out_h + i) * out_w + j
+        assert info["window_rows"] == (i * s, i * s + kh - 1)
+        assert info["window_cols"] == (j * s, j * s + kw - 1)
+        assert info["taps"].shape == info["pixels"].shape == (col.shape[1], 3)
+        assert np.array_equal(info["padding"], col[row] == 0)
+        for k, ((c, y, z), on_pad) in enumerate(zip(info["pixels"], info["padding"])):
+            assert info["taps"][k].tolist() == [c, *divmod(k % (kh * kw), kw)]
+            if not on_pad:
+                assert col[row, k] == x[n, c, y, z]
+
+
+def test_im2col_row_sources_hand_case_and_errors():
+    info = ce.im2col_row_sources((1, 2, 5, 6), 2, 3, 2, stride=2, pad=1)
+    assert info["position"] == (0, 0, 2) and info["out_shape"] == (3, 3)
+    assert info["pixels"][:6].tolist() == [[0, -1, 3], [0, -1, 4], [0, -1, 5],
+                                           [0, 0, 3], [0, 0, 4], [0, 0, 5]]
+    assert info["padding"].tolist() == [True] * 3 + [False] * 3 + [True] * 3 + [False] * 3
+    # defaults: stride 1, no padding -> row 5 of a 4x4 input with a 3x3 kernel does not exist
+    assert ce.im2col_row_sources((1, 1, 4, 4), 3, 3, 3)["position"] == (0, 1, 1)
+    with pytest.raises(ValueError, match="row must be below 4"):
+        ce.im2col_row_sources((1, 1, 4, 4), 3, 3, 4)
+    with pytest.raises(ValueError, match="row must be"):
+        ce.im2col_row_sources((1, 1, 4, 4), 3, 3, -1)
+    with pytest.raises(ValueError, match="x_shape"):
+        ce.im2col_row_sources((4, 4), 3, 3, 0)
+    with pytest.raises(ValueError):
+        ce.im2col_row_sources((1, 1, 2, 2), 3, 3, 0)              # the kernel does not fit
+    with pytest.raises(ValueError, match="kernel_w"):
+        ce.im2col_row_sources((1, 1, 4, 4), 3, 0, 0)
+
+
+def test_im2col_example_numbers_every_pixel():
+    x = ce.im2col_example()
+    assert x.shape == (1, 2, 5, 6) and np.issubdtype(x.dtype, np.integer)
+    assert x[0, 1, 2, 3] == 30 * 1 + 6 * 2 + 3 + 1 and x.min() == 1 and x.max() == 60
+    x[0, 0, 0, 0] = 99                                            # a fresh copy each call
+    assert ce.im2col_example()[0, 0, 0, 0] == 1
+
+
+def test_im2col_row_report_names_position_pixels_and_padding():
+    x = ce.im2col_example()
+    text = ce.im2col_row_report(x, 2, 3, 4, stride=2, pad=1)
+    lines = text.splitlines()
+    assert lines[0].startswith("row 4 of col (9 rows x 12 columns) = output position "
+                               "(n, i, j) = (0, 1, 1)")
+    assert "4 = (0*3 + 1)*3 + 1" in lines[0]
+    assert "padded rows 2..3, cols 2..4 = input rows 1..2, cols 1..3" in lines[1]
+    # row 4 copies rows 1..2, cols 1..3 of both channels: x[0, 1, 2, 3] = 30 + 12 + 3 + 1
+    assert "k=11: x[0,1,2,3]=46" in text and "k=0: x[0,0,1,1]=8" in text
+    assert lines[-1] == "0 of the 12 numbers in this row are padding zeros"
+    corner = ce.im2col_row_report(x, 2, 3, 0, stride=2, pad=1)
+    assert "k=0: pad(-1,-1)=0" in corner and "k=4: x[0,0,0,0]=1" in corner
+    assert corner.splitlines()[-1].startswith("8 of the 12 numbers")
+    # the values are the library's: every column's value appears after its k
+    col = im2col(x / 2, 3, 3, stride=1, pad=2)
+    text = ce.im2col_row_report(x / 2, 3, 3, 9, stride=1, pad=2)
+    for k, value in enumerate(col[9]):
+        assert f"k={k}: " in text and f"={value:g}" in text
+    assert "=0.5" in text or "=1.5" in text                      # floats printed as floats
+    # arguments with defaults change the result; an image without N is rejected
+    assert "(n, i, j) = (0, 0, 2)" in ce.im2col_row_report(x, 3, 3, 2)         # OW = 4
+    assert "(n, i, j) = (0, 1, 0)" in ce.im2col_row_report(x, 3, 3, 2, stride=2)  # OW = 2
+    assert "pad 2, stride 1" in ce.im2col_row_report(x, 3, 3, 1, pad=2)
+    with pytest.raises(ValueError, match="4-D"):
+        ce.im2col_row_report(x[0], 2, 2, 0)

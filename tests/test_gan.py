@@ -165,3 +165,59 @@ def test_train_gan_dcgan_runs_with_k_and_snapshots(one_thread):
         gan.train_gan(gen, disc, images, iterations=1, m=4000, progress=False)
     with pytest.raises(ValueError, match="k must be a positive int, got 0"):
         gan.train_gan(gen, disc, images, iterations=1, k=0, progress=False)
+
+
+def test_discriminator_probabilities_leave_the_module_as_it_was():
+    torch.manual_seed(0)
+    disc = Discriminator(img_size=8, base_channels=4)          # has batch norm
+    disc.train()
+    before = {k: v.clone() for k, v in disc.state_dict().items()}
+    points = np.random.default_rng(0).uniform(-1, 1, (5, 1, 8, 8))
+    probs = gan.discriminator_probabilities(disc, points)
+    assert probs.shape == (5,) and probs.dtype == np.float64
+    assert np.all((probs > 0) & (probs < 1))
+    assert disc.training                                        # mode restored
+    assert all(torch.equal(before[k], v) for k, v in disc.state_dict().items())  # no BN update
+    disc.eval()
+    with torch.no_grad():
+        want = torch.sigmoid(disc(torch.as_tensor(points, dtype=torch.float32))).double().numpy()
+    assert np.allclose(probs, want) and not disc.training
+    gan.discriminator_probabilities(disc, points)
+    assert not disc.training                                    # eval stays eval
+
+
+def test_discriminator_probabilities_on_a_1d_grid_and_errors():
+    torch.manual_seed(0)
+    disc = ToyDiscriminator(1)
+    grid = np.linspace(-2, 2, 9)
+    probs = gan.discriminator_probabilities(disc, grid)          # (P,) -> points (P, 1)
+    with torch.no_grad():
+        assert np.allclose(probs, torch.sigmoid(disc(torch.tensor(grid[:, None], dtype=torch.float32))).numpy())
+    with pytest.raises(ValueError, match="with P >= 1"):
+        gan.discriminator_probabilities(disc, np.zeros(0))
+    with pytest.raises(ValueError, match=r"must return \(3,\) logits for 3 points, got \(3, 1\)"):
+        gan.discriminator_probabilities(nn.Linear(1, 1), np.zeros(3))
+
+
+def test_discriminator_recorder_follows_the_snapshot_schedule_and_changes_nothing(one_thread):
+    from cnncourse.data import sample_gan_toy
+    data = sample_gan_toy(500, "gaussian1d", seed=0)
+    grid = np.linspace(-2, 10, 25)
+
+    def run(record):
+        torch.manual_seed(0)
+        gen, disc = ToyGenerator(z_dim=2, out_dim=1, hidden=8), ToyDiscriminator(1, hidden=8)
+        recorder = gan.DiscriminatorRecorder(disc, grid, every=4) if record else None
+        history = gan.train_gan(gen, disc, data, iterations=10, m=16, lr=1e-2, progress=False,
+                                snapshot_every=4, n_snapshot=50, callback=recorder)
+        return history, recorder, disc
+
+    plain, _, _ = run(False)
+    recorded, recorder, disc = run(True)
+    assert [i for i, _ in recorder.curves] == [i for i, _ in recorded["snapshots"]] == [1, 4, 8]
+    assert recorded["d_loss"] == plain["d_loss"] and recorded["g_loss"] == plain["g_loss"]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(recorded["snapshots"], plain["snapshots"]))
+    assert all(c.shape == (25,) for _, c in recorder.curves)
+    assert not np.allclose(recorder.curves[0][1], recorder.curves[-1][1])   # D moved in between
+    with pytest.raises(ValueError, match="every must be a positive int, got 0"):
+        gan.DiscriminatorRecorder(disc, grid, every=0)

@@ -202,3 +202,71 @@ def test_confidence_score_counts_confident_rows_and_classes():
     assert gen.confidence_score(probs, threshold=0.45)["confident"] == 1.0
     with pytest.raises(ValueError, match="threshold"):
         gen.confidence_score(probs, threshold=1.0)
+
+
+def _noisy_prototypes(seed: int = 5):
+    # Three classes of 20-pixel images: a random prototype per class with 10 % of pixels flipped.
+    rng = np.random.default_rng(seed)
+    centres = rng.random((3, 20)) < 0.5
+    labels = np.repeat(np.arange(3), 40)
+    X = (centres[labels] ^ (rng.random((120, 20)) < 0.1)).astype(np.int64)
+    return X[::2], labels[::2], X[1::2], labels[1::2]
+
+
+def test_naive_bayes_snapshot_matches_the_accuracy_curve_and_its_first_training_set():
+    x_train, t_train, x_test, t_test = _noisy_prototypes()
+    snap = gen.naive_bayes_snapshot(x_train, t_train, x_test, t_test, 2, alpha=0.3, repeats=5,
+                                    seed=7)
+    assert set(snap) == {"p", "samples", "accuracy", "n_train"}
+    assert snap["p"].shape == (3, 20) and snap["samples"].shape == (3, 20)
+    assert snap["samples"].dtype == np.int64 and snap["n_train"] == 6
+    # The same training sets as accuracy_vs_training_size with the same seed: the same row.
+    curve = gen.accuracy_vs_training_size(
+        {"nb": lambda: gen.BernoulliNaiveBayes(alpha=0.3, n_classes=3)}, x_train, t_train,
+        x_test, t_test, [2], repeats=5, seed=7)
+    assert np.array_equal(snap["accuracy"], curve["nb"][0])
+    # p is the table of the first training set, by the smoothing formula.
+    first = gen.balanced_subset(t_train, 2, seed=7)
+    ink = np.stack([x_train[first][t_train[first] == k].sum(axis=0) for k in range(3)])
+    assert np.allclose(snap["p"], (ink + 0.3) / (2 + 2 * 0.3))
+    # Sample k uses the uniform numbers of seed sample_seed, whatever alpha is.
+    u = np.random.default_rng(4).random((1, 20))
+    again = gen.naive_bayes_snapshot(x_train, t_train, x_test, t_test, 2, alpha=0.3, repeats=5,
+                                     seed=7, sample_seed=4)
+    assert np.array_equal(again["samples"][2], (u[0] < snap["p"][2]).astype(np.int64))
+
+
+def test_naive_bayes_snapshot_alpha_and_size_change_what_it_learns():
+    x_train, t_train, x_test, t_test = _noisy_prototypes()
+    tiny = gen.naive_bayes_snapshot(x_train, t_train, x_test, t_test, 1, alpha=0.001, repeats=3)
+    one = gen.naive_bayes_snapshot(x_train, t_train, x_test, t_test, 1, alpha=1.0, repeats=3)
+    # One image per class and a tiny alpha: p is almost 0 / 1, the samples copy the image.
+    first = gen.balanced_subset(t_train, 1, seed=0)
+    images = x_train[first][np.argsort(t_train[first])]
+    assert np.allclose(tiny["p"], (images + 0.001) / 1.002)
+    assert np.array_equal(tiny["samples"], images)
+    assert np.allclose(np.unique(one["p"]), [1 / 3, 2 / 3])      # alpha = 1: (0 or 1 + 1) / 3
+    whole = gen.naive_bayes_snapshot(x_train, t_train, x_test, t_test, None, alpha=1.0, repeats=3)
+    assert whole["n_train"] == 60 and np.all(whole["accuracy"] == whole["accuracy"][0])
+    assert whole["accuracy"][0] > 0.9
+    with pytest.raises(ValueError, match="alpha must be positive"):
+        gen.naive_bayes_snapshot(x_train, t_train, x_test, t_test, 1, alpha=0.0)
+    with pytest.raises(ValueError, match="x_train"):
+        gen.naive_bayes_snapshot(x_train[:, 0], t_train, x_test, t_test, 1, alpha=1.0)
+    with pytest.raises(ValueError, match="only 20"):
+        gen.naive_bayes_snapshot(x_train, t_train, x_test, t_test, 21, alpha=1.0)
+
+
+def test_naive_bayes_report_lists_every_model_and_the_range_of_p():
+    snap = {"p": np.array([[0.25, 0.5], [0.125, 0.75]]), "samples": np.zeros((2, 2)),
+            "accuracy": np.array([0.5, 0.7]), "n_train": 4}
+    text = gen.naive_bayes_report(snap, 0.01, 2, {"logistic": [0.8, 0.8]})
+    lines = text.splitlines()
+    assert lines[0] == "2 training images per class (4 in all), alpha = 0.01"
+    assert "over 2 random training sets" in lines[1]
+    assert lines[2] == "  naive Bayes, alpha = 0.01  0.600 +- 0.100"
+    assert lines[3] == "  logistic                   0.800 +- 0.000"
+    assert lines[4].endswith("0.125 to 0.75")
+    whole = gen.naive_bayes_report(dict(snap, n_train=9), 1.0, None)
+    assert whole.startswith("all 9 training images, alpha = 1") and "one training set" in whole
+    assert "1 training image per class" in gen.naive_bayes_report(snap, 1.0, 1)

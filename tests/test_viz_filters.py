@@ -103,3 +103,63 @@ def test_plot_maps_before_after_panels():
         vf.plot_maps_before_after(np.zeros((2, 8, 8)), before, before)
     with pytest.raises(ValueError, match="one shape"):
         vf.plot_maps_before_after(image, before, before[:2])
+
+
+# --- plot_feature_map_stages (notebook 06's feature-map browser) ----------------------------
+def _stages():
+    rng = np.random.default_rng(6)
+    conv = rng.normal(size=(6, 6))
+    conv[0, 0] = -3.0                                  # the largest |value|: negative
+    relu = np.maximum(conv, 0)
+    pool = relu.reshape(3, 2, 3, 2).max(axis=(1, 3))
+    return rng.random((1, 6, 6)), rng.normal(size=(1, 3, 3)), conv, relu, pool
+
+
+def test_feature_map_stages_draws_each_stage_on_one_colour_limit():
+    image, kernel, conv, relu, pool = _stages()
+    fig = vf.plot_feature_map_stages(image, kernel, conv, relu, pool, kernel_limit=2.5,
+                                     title="digit #3")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["input 6x6", "kernel 3x3", "after conv 6x6",
+                                                 "after ReLU 6x6", "after pool 3x3"]
+    pictures = [ax.images[0] for ax in panels]
+    np.testing.assert_array_equal(pictures[0].get_array(), image[0])
+    np.testing.assert_array_equal(pictures[1].get_array(), kernel[0])
+    assert pictures[1].get_clim() == (-2.5, 2.5)                      # the given kernel limit
+    for picture, values in zip(pictures[2:], (conv, relu, pool)):
+        np.testing.assert_array_equal(picture.get_array(), values)
+    assert pictures[2].get_clim() == (-3.0, 3.0)                      # centred at 0
+    assert pictures[3].get_clim() == pictures[4].get_clim() == (0.0, 3.0)
+    assert fig._suptitle.get_text() == "digit #3"
+    plt.close(fig)
+
+
+def test_feature_map_stages_defaults_and_zero_maps():
+    image, kernel, _, _, _ = _stages()
+    zeros = np.zeros((4, 4))
+    fig = vf.plot_feature_map_stages(image[0], kernel[0], zeros, zeros, zeros[:2, :2])
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    limit = np.abs(kernel).max()
+    assert panels[1].images[0].get_clim() == pytest.approx((-limit, limit))  # kernel's own peak
+    assert panels[2].images[0].get_clim() == (-1.0, 1.0)              # all 0: limit 1
+    assert fig._suptitle is None
+    plt.close(fig)
+    rgb = np.random.default_rng(0).random((3, 5, 5))
+    fig = vf.plot_feature_map_stages(rgb, np.ones((3, 2, 2)), zeros, zeros, zeros)
+    assert fig.axes[0].images[0].get_array().shape == (5, 5, 3)
+    assert fig.axes[1].get_title() == "kernel 2x2"
+    plt.close(fig)
+
+
+def test_feature_map_stages_rejects_bad_shapes():
+    image, kernel, conv, relu, pool = _stages()
+    open_before = len(plt.get_fignums())
+    with pytest.raises(ValueError, match="image must be"):
+        vf.plot_feature_map_stages(np.zeros((2, 6, 6)), kernel, conv, relu, pool)
+    with pytest.raises(ValueError, match="kernel must be"):
+        vf.plot_feature_map_stages(image, np.zeros(3), conv, relu, pool)
+    with pytest.raises(ValueError, match="pool_map must be a non-empty 2-D map"):
+        vf.plot_feature_map_stages(image, kernel, conv, relu, pool[None])
+    with pytest.raises(ValueError, match="conv_map .* and relu_map .* one shape"):
+        vf.plot_feature_map_stages(image, kernel, conv, relu[:5], pool)
+    assert len(plt.get_fignums()) == open_before                      # checked before drawing

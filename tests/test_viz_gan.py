@@ -70,3 +70,41 @@ def test_plot_snapshot_grids_one_panel_per_snapshot():
     axes = plot_snapshot_grids([(1, images), (100, images + 0.5)], n=4, nrow=2)
     assert [ax.get_title() for ax in axes] == ["1 it.", "100 it."]
     assert axes[0].get_images()[0].get_array().shape == (2 * 9 + 1, 2 * 9 + 1)
+
+
+def test_plot_training_frame_draws_figure_one():
+    from cnncourse.viz.gan import plot_training_frame
+    x = np.linspace(-2, 10, 121)
+    data = gaussian_pdf(x, 4.0, 1.25)
+    d_values = np.linspace(0.2, 0.8, 121)
+    samples = np.random.default_rng(0).normal(4, 1.25, (4000, 1))
+    fig = plot_training_frame(x, data, samples, d_values, near_half=[(2.0, 5.0)], bins=30,
+                              density_max=0.5, title="after 7")
+    ax, ax_d = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["data density", "generator density G"]
+    assert np.allclose(ax.get_lines()[0].get_ydata(), data)
+    g_line = ax.get_lines()[1]
+    width = 12 / 30
+    assert np.sum(g_line.get_ydata()) * width == pytest.approx(1.0, abs=1e-3)   # a density
+    assert ax.get_ylim() == (0, 0.5) and ax_d.get_ylim() == (0, 1)
+    d_line = [line for line in ax_d.get_lines() if line.get_label() == "discriminator D(x)"][0]
+    assert np.allclose(d_line.get_ydata(), d_values)
+    spans = [p for p in ax_d.patches]
+    assert len(spans) == 1 and spans[0].get_x() == pytest.approx(2.0)
+    assert spans[0].get_width() == pytest.approx(3.0)
+    assert ax.get_title() == "after 7" and not ax.texts           # nothing clipped
+
+
+def test_plot_training_frame_marks_a_clipped_peak_and_checks_shapes():
+    from cnncourse.viz.gan import plot_training_frame
+    x = np.linspace(-2, 10, 61)
+    spike = np.full(1000, 0.05)                                   # all samples in one bin
+    fig = plot_training_frame(x, gaussian_pdf(x, 4, 1.25), spike, np.full(61, 0.5),
+                              bins=60, density_max=0.5)
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (0, 0.5)
+    assert [t.get_text() for t in ax.texts] == ["G's peak 5 (off the chart)"]
+    fig = plot_training_frame(x, gaussian_pdf(x, 4, 1.25), spike, np.full(61, 0.5), bins=60)
+    assert fig.axes[0].get_ylim()[1] == pytest.approx(5.5)       # default: the highest curve
+    with pytest.raises(ValueError, match="must have the shape of x_grid"):
+        plot_training_frame(x, np.zeros(60), spike, np.full(61, 0.5))

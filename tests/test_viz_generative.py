@@ -57,3 +57,30 @@ def test_plot_accuracy_vs_size_draws_mean_per_model():
     assert ax.get_xscale() == "log" and ax.get_title() == "t"
     with pytest.raises(ValueError, match="1 rows for 2 sizes"):
         plot_accuracy_vs_size({"n_train": [1, 2], "a": [[0.5]]})
+
+
+def test_plot_pixel_model_draws_maps_samples_and_the_current_setting():
+    import matplotlib.pyplot as plt
+
+    from cnncourse.viz.generative import plot_pixel_model
+
+    p = np.linspace(0, 1, 3 * 6).reshape(3, 6)
+    samples = (p > 0.5).astype(np.int64)
+    curves = {"n_train": np.array([3, 30]), "nb": np.array([[0.5, 0.7], [0.8, 0.8]])}
+    fig = plot_pixel_model(p, samples, (2, 3), curves=curves, point=(30, [0.7, 0.9], "now"))
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 6 and len(fig.axes) == 7
+    assert [ax.get_title() for ax in images[0::2]] == ["k = 0", "k = 1", "k = 2"]
+    assert np.allclose(images[2].images[0].get_array(), p[1].reshape(2, 3))     # p[1], top row
+    assert np.array_equal(images[3].images[0].get_array(), samples[1].reshape(2, 3))
+    accuracy = fig.axes[-1]
+    assert accuracy.get_xscale() == "log"
+    assert [t.get_text() for t in accuracy.get_legend().get_texts()] == ["nb", "now"]
+    star = [line for line in accuracy.get_lines() if line.get_marker() == "*"]
+    assert len(star) == 1 and star[0].get_ydata().tolist() == pytest.approx([0.8])
+    plt.close(fig)
+    only_maps = plot_pixel_model(p, samples, (2, 3))
+    assert len(only_maps.axes) == 6
+    plt.close(only_maps)
+    with pytest.raises(ValueError, match="image_shape"):
+        plot_pixel_model(p, samples, (4, 4))

@@ -113,3 +113,66 @@ def test_plot_timing_ratios_labels_bars():
         vi.plot_timing_ratios({"a": 0.0}, "a")
     with pytest.raises(ValueError, match="at least one"):
         vi.plot_timing_ratios({}, "a")
+
+
+def test_shown_rows_keep_the_chosen_row_central_and_inside():
+    assert vi.shown_rows(5, 3) == range(0, 5)                    # everything fits
+    assert vi.shown_rows(20, 10, 7) == range(7, 14)
+    assert vi.shown_rows(20, 1, 7) == range(0, 7)
+    assert vi.shown_rows(20, 19, 7) == range(13, 20)
+    assert vi.shown_rows(20, 10, 4) == range(8, 12) and 10 in vi.shown_rows(20, 10, 4)
+    for bad_row in (-1, 20):
+        with pytest.raises(ValueError, match="row"):
+            vi.shown_rows(20, bad_row)
+    with pytest.raises(ValueError, match="max_rows"):
+        vi.shown_rows(20, 3, 0)
+
+
+def _texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def test_plot_im2col_row_highlights_the_row_and_its_window():
+    from cnncourse.aids.conv_explain import im2col_example
+
+    x = im2col_example()
+    fig = vi.plot_im2col_row(x, 2, 3, 2, stride=2, pad=1)
+    ax_in, ax_col = fig.axes
+    assert "(n, i, j) = (0, 0, 2)" in ax_in.get_title()
+    assert "padded rows 0..1, cols 4..6" in ax_in.get_title()
+    assert "9 rows (n, i, j) x 12 columns" in ax_col.get_title()
+    # input: 2 channels of 7x8 padded cells, 12 tinted tap cells (6 of them hatched), 2 outlines
+    hatched = [p for p in ax_in.patches if p.get_hatch()]
+    outlines = [p for p in ax_in.patches if not p.get_fill()]
+    assert len(hatched) == 6 and len(outlines) == 2
+    assert len(ax_in.patches) == 2 * 7 * 8 + 12 + 2
+    assert all(outline.get_width() == 3 and outline.get_height() == 2 for outline in outlines)
+    assert [str(k) for k in range(12)] == [t for t in _texts(ax_in) if t.isdigit()][-12:]
+    # matrix: 7 of the 9 rows drawn (max_rows=7), each labelled r: (n,i,j)
+    labels = [t for t in _texts(ax_col) if ": (" in t]
+    assert labels == [f"{r}: (0,{r // 3},{r % 3})" for r in range(7)]
+    assert any("rows 7..8 below" in t for t in _texts(ax_col))
+    col = im2col(x, 2, 3, stride=2, pad=1)
+    values = _texts(ax_col)
+    for value in col[2]:
+        assert f"{value:g}" in values
+    assert len([p for p in ax_col.patches if p.get_hatch()]) == 6    # the row's padding zeros
+
+
+def test_plot_im2col_row_moves_with_the_row_and_takes_any_image_shape():
+    x = np.arange(1, 41).reshape(2, 1, 4, 5)
+    late = vi.plot_im2col_row(x, 1, 1, 25)
+    assert "(n, i, j) = (1, 1, 0)" in late.axes[0].get_title()
+    assert "image 1, channel 0" in _texts(late.axes[0])
+    labels = [t for t in _texts(late.axes[1]) if ": (" in t]
+    assert labels[0] == "22: (1,0,2)" and labels[-1] == "28: (1,1,3)"
+    early = vi.plot_im2col_row(x, 1, 1, 0)
+    assert early.axes[0].get_title() != late.axes[0].get_title()
+    one_image = vi.plot_im2col_row(np.arange(1, 13).reshape(3, 4), 2, 2, 5, max_rows=3)
+    assert [t for t in _texts(one_image.axes[1]) if ": (" in t] == ["3: (0,1,0)", "4: (0,1,1)",
+                                                                      "5: (0,1,2)"]
+    with pytest.raises(ValueError, match="shape"):
+        vi.plot_im2col_row(np.zeros(5), 1, 1, 0)
+    with pytest.raises(ValueError, match="row must be below 12"):
+        vi.plot_im2col_row(np.zeros((1, 1, 4, 5)), 2, 2, 12)
+    plt.close("all")

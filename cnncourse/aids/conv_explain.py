@@ -1,7 +1,8 @@
-"""Plain logic behind the convolution-arithmetic figures and widgets of notebook 03.
+"""Plain logic behind the convolution-arithmetic figures and widgets of notebook 03, and the
+im2col explorer of notebook 04 (which input pixels one row of im2col's matrix copies).
 
-Everything here is numpy only and unit tested; `cnncourse.viz.conv` draws it and
-`cnncourse.widgets.conv` wires sliders to it.
+Everything here is numpy only and unit tested; `cnncourse.viz.conv` and `cnncourse.viz.im2col`
+draw it and `cnncourse.widgets.conv` and `cnncourse.widgets.im2col` wire sliders to it.
 
 Conventions: ``padding`` is the per-side padding P (a total of 2P cells is added along an
 axis); sizes are along one spatial axis (square inputs and kernels in the figures); the
@@ -11,14 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_positive_int
+from .._validate import check_int, check_positive_int
 from ..conv import conv_output_size
 
 __all__ = [
     "classic_kernels", "effective_kernel_size", "window_taps", "explain_arithmetic",
     "arithmetic_case", "same_padding", "full_padding",
     "shift_image", "count_changed_inputs", "weight_sharing_matrix", "filter_image",
-    "arithmetic_report", "kernel_to_text",
+    "arithmetic_report", "kernel_to_text", "im2col_example", "im2col_row_sources", "im2col_row_report",
 ]
 
 
@@ -269,3 +270,110 @@ def kernel_to_text(kernel: np.ndarray) -> str:
         raise ValueError(f"kernel must be 2-D, got shape {kernel.shape}")
     return "\n".join(" ".join(f"{v:.4g}".rjust(7) for v in row)
                      for row in kernel)
+
+
+# ------------------------------------------------------------------------------------------
+# Notebook 04: which input pixels one row of im2col's matrix copies (the im2col explorer)
+# ------------------------------------------------------------------------------------------
+def im2col_example() -> np.ndarray:
+    """The im2col explorer's default input: one image, 2 channels, 5x6 (non-square), int.
+
+    x[0, c, y, z] = 30*c + 6*y + z + 1: the pixels are numbered 1..60 row by row, channel 0
+    first, so every number names its pixel and a 0 in im2col's matrix is always padding.
+    Output: a fresh array of shape (1, 2, 5, 6).
+    """
+    return np.arange(1, 61).reshape(1, 2, 5, 6)
+
+
+def im2col_row_sources(x_shape, kernel_h: int, kernel_w: int, row: int, *, stride: int = 1,
+                       pad: int = 0) -> dict:
+    """Where row `row` of `cnncourse.conv.im2col(x, kernel_h, kernel_w, stride, pad)` comes from.
+
+    Inputs: x_shape = (N, C, H, W); kernel size, stride and per-side padding P as im2col takes
+    them (ints); row in 0 .. N*OH*OW - 1.
+    Output: a dict of plain data
+      position: (n, i, j), the output position of the row: row = (n*OH + i)*OW + j;
+      out_shape: (OH, OW);
+      window_rows, window_cols: (first, last) index of the window in PADDED coordinates
+        (padded index p is input index p - P);
+      taps: int array (C*KH*KW, 3), the (c, a, d) of column k = (c*KH + a)*KW + d;
+      pixels: int array (C*KH*KW, 3), the input pixel (c, y, z) that column k copies,
+        y = i*S + a - P, z = j*S + d - P (outside 0..H-1 or 0..W-1: a padding cell);
+      padding: bool array (C*KH*KW,), True where column k copies a padding zero.
+    Raises ValueError for a shape that is not 4-D, impossible sizes (the message of
+    `conv_output_size`) or a row outside the matrix.
+    """
+    if len(x_shape) != 4:
+        raise ValueError(f"x_shape must be (N, C, H, W), got {tuple(x_shape)}")
+    n_images, channels, height, width = (check_int(f"x_shape[{k}]", v, 0)
+                                         for k, v in enumerate(x_shape))
+    kernel_h = check_positive_int("kernel_h", kernel_h)
+    kernel_w = check_positive_int("kernel_w", kernel_w)
+    rows_of = window_taps(height, kernel_h, padding=pad, stride=stride)   # (OH, KH), padded
+    cols_of = window_taps(width, kernel_w, padding=pad, stride=stride)    # (OW, KW), padded
+    out_h, out_w = rows_of.shape[0], cols_of.shape[0]
+    n_rows = n_images * out_h * out_w
+    row = check_int("row", row, 0)
+    if row >= n_rows:
+        raise ValueError(f"row must be below {n_rows} (N*OH*OW = {n_images}*{out_h}*{out_w}), "
+                         f"got {row}")
+    n, rest = divmod(row, out_h * out_w)
+    i, j = divmod(rest, out_w)
+    c, a, d = np.unravel_index(np.arange(channels * kernel_h * kernel_w),
+                               (channels, kernel_h, kernel_w))
+    y = rows_of[i][a] - pad
+    z = cols_of[j][d] - pad
+    return {
+        "position": (int(n), int(i), int(j)),
+        "out_shape": (int(out_h), int(out_w)),
+        "window_rows": (int(rows_of[i][0]), int(rows_of[i][-1])),
+        "window_cols": (int(cols_of[j][0]), int(cols_of[j][-1])),
+        "taps": np.stack([c, a, d], axis=1).astype(int),
+        "pixels": np.stack([c, y, z], axis=1).astype(int),
+        "padding": (y < 0) | (y >= height) | (z < 0) | (z >= width),
+    }
+
+
+def _number_text(value) -> str:
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def im2col_row_report(x, kernel_h: int, kernel_w: int, row: int, *, stride: int = 1,
+                      pad: int = 0) -> str:
+    """The im2col explorer's text for one row: its output position and what it copies.
+
+    Inputs: x (N, C, H, W) and the arguments of `cnncourse.conv.im2col`; row as in
+    `im2col_row_sources`. The values are read from the library's `im2col(x, ...)[row]`; the
+    text names, for every column k (grouped by channel c and kernel row a), the input pixel
+    x[n, c, y, z] it copies and its value, or "pad(y,z)" for a padding zero.
+    """
+    from ..conv import im2col
+
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
+    info = im2col_row_sources(x.shape, kernel_h, kernel_w, row, stride=stride, pad=pad)
+    col = im2col(x, kernel_h, kernel_w, stride=stride, pad=pad)
+    n, i, j = info["position"]
+    out_h, out_w = info["out_shape"]
+    (top, bottom), (left, right) = info["window_rows"], info["window_cols"]
+    n_pad = int(info["padding"].sum())
+    lines = [
+        f"row {row} of col ({col.shape[0]} rows x {col.shape[1]} columns) = output position "
+        f"(n, i, j) = ({n}, {i}, {j}):  {row} = ({n}*{out_h} + {i})*{out_w} + {j}",
+        f"window: padded rows {top}..{bottom}, cols {left}..{right} = input rows "
+        f"{top - pad}..{bottom - pad}, cols {left - pad}..{right - pad} of image {n} "
+        f"(pad {pad}, stride {stride})",
+        "column k = (c, a, d) copies x[n, c, y, z] (pad(y,z) = a padding zero):",
+    ]
+    taps, pixels, padding = info["taps"], info["pixels"], info["padding"]
+    for start in range(0, len(taps), kernel_w):            # one line per (channel, kernel row)
+        c, a, _ = taps[start]
+        parts = []
+        for k in range(start, start + kernel_w):
+            _, y, z = pixels[k]
+            source = f"pad({y},{z})" if padding[k] else f"x[{n},{c},{y},{z}]"
+            parts.append(f"k={k}: {source}={_number_text(col[row, k])}")
+        lines.append(f"  c={c}, a={a}:  " + "   ".join(parts))
+    lines.append(f"{n_pad} of the {len(taps)} numbers in this row are padding zeros")
+    return "\n".join(lines)

@@ -26,6 +26,7 @@ import numpy as np
 from .._validate import check_int, check_positive_int
 from ..layers import Affine, ReLU, Sigmoid, Tanh, labels_to_indices
 from ..optim import init_std
+from .cnn_explain import layer_outputs
 
 __all__ = [
     "hidden_activations", "pca_2d", "nearest_centroid_accuracy", "ink_profiles",
@@ -55,19 +56,8 @@ def hidden_activations(net: Any, x: np.ndarray) -> list[np.ndarray]:
     """
     if not _activation_layers(net):
         raise ValueError(f"{type(net).__name__} has no hidden activation layers")
-    modes = [layer.training for layer in net.layers.values()]
-    net.eval()
-    outputs = []
-    try:
-        out = np.asarray(x)
-        for layer in net.layers.values():
-            out = layer.forward(out)
-            if isinstance(layer, tuple(ACTIVATIONS.values())):
-                outputs.append(np.array(out, copy=True))
-    finally:
-        for layer, mode in zip(net.layers.values(), modes):
-            layer.training = mode
-    return outputs
+    kinds = tuple(ACTIVATIONS.values())
+    return [out for name, out in layer_outputs(net, x).items() if isinstance(net.layers[name], kinds)]
 
 
 def pca_2d(features: Any) -> np.ndarray:

@@ -12,6 +12,8 @@ Plain logic, numpy and `fractions` only, unit tested; `cnncourse.viz.generative`
   independent coin given the class, Laplace smoothing), which can classify and sample.
 - `binarize`, `balanced_subset`, `accuracy_vs_training_size`: the data handling of the
   generative-vs-discriminative experiment on the bundled digits.
+- `naive_bayes_snapshot`, `naive_bayes_report`: one setting (smoothing, training size) of the
+  naive Bayes explorer (`cnncourse.widgets.generative`): pixel maps, samples, accuracies.
 - `ring_centres`, `mode_coverage`, `confidence_score`: how well a generator's samples cover the
   modes of a toy distribution, and a classifier-based quality score of generated digits
   (notebook 09).
@@ -30,7 +32,8 @@ from .._validate import check_int
 __all__ = [
     "BINARY_PAIRS", "TABLE_KEYS", "estimate_tables", "cumulative_intervals", "interval_sample",
     "posterior", "bayes_predict", "binarize", "balanced_subset", "BernoulliNaiveBayes",
-    "accuracy_vs_training_size", "ring_centres", "mode_coverage", "confidence_score",
+    "accuracy_vs_training_size", "naive_bayes_snapshot", "naive_bayes_report", "ring_centres",
+    "mode_coverage", "confidence_score",
 ]
 
 # The four values of a 2-D binary feature vector, in the order of the textbook's tables.
@@ -351,3 +354,74 @@ def confidence_score(probabilities: Any, threshold: float = 0.9) -> dict[str, An
     histogram = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
     return {"confident": float(np.mean(probabilities.max(axis=1) > threshold)),
             "histogram": histogram, "classes_seen": int(np.count_nonzero(histogram))}
+
+
+# --- The naive Bayes explorer of notebook 08: one setting (training size, alpha) at a time. ---
+
+def naive_bayes_snapshot(x_train: Any, t_train: Any, x_test: Any, t_test: Any,
+                         per_class: int | None, alpha: float, repeats: int = 20, seed: int = 0,
+                         n_classes: int | None = None, sample_seed: int = 0) -> dict[str, Any]:
+    """What Bernoulli naive Bayes with smoothing `alpha` learns from `per_class` images per class.
+
+    The training sets are the balanced subsets of `accuracy_vs_training_size` with the same
+    `seed` (subset r = `balanced_subset(t_train, per_class, seed + r)`), so "accuracy" is exactly
+    the row that function gives a `BernoulliNaiveBayes(alpha, n_classes)` factory at this size,
+    and a curve computed there (logistic regression, say) compares like with like.
+
+    Inputs: x_train (N, D) of 0/1, t_train (N,) ints in [0, K); x_test (M, D), t_test (M,);
+    per_class, images per class (None: the whole training set); alpha > 0; repeats >= 1 random
+    training sets; n_classes K (default max(t_train) + 1); sample_seed for the samples.
+    Returns: {"p": (K, D) pixel table of the model fitted on the first training set (subset
+    `seed`), "samples": (K, D) int64, row k = that model's `sample(k, 1, seed=sample_seed)`
+    (the same uniform numbers for every alpha and size, so only p changes a sample),
+    "accuracy": (repeats,) test accuracies (per_class=None: one run, repeated),
+    "n_train": images in each training set}.
+    """
+    x_train, t_train = np.asarray(x_train), np.asarray(t_train)
+    if x_train.ndim != 2 or t_train.shape != (x_train.shape[0],):
+        raise ValueError(f"need x_train (N, D) and t_train (N,), got {x_train.shape} and "
+                         f"{t_train.shape}")
+    n_classes = int(t_train.max()) + 1 if n_classes is None else check_int("n_classes",
+                                                                           n_classes, 1)
+    sample_seed = check_int("sample_seed", sample_seed, 0)
+
+    def make() -> BernoulliNaiveBayes:
+        return BernoulliNaiveBayes(alpha=alpha, n_classes=n_classes)
+
+    make()                                  # a bad alpha fails here, before any work
+    result = accuracy_vs_training_size({"naive Bayes": make}, x_train, t_train, x_test, t_test,
+                                       [per_class], repeats=repeats, seed=seed)
+    first = balanced_subset(t_train, per_class, seed)
+    model = make().fit(x_train[first], t_train[first])
+    samples = np.concatenate([model.sample(k, 1, seed=sample_seed) for k in range(n_classes)])
+    return {"p": model.p_, "samples": samples, "accuracy": result["naive Bayes"][0],
+            "n_train": int(result["n_train"][0])}
+
+
+def naive_bayes_report(snapshot: Mapping[str, Any], alpha: float, per_class: int | None,
+                       others: Mapping[str, Any] | None = None) -> str:
+    """The text of the naive Bayes explorer: the setting, the accuracies, the range of p.
+
+    Inputs: snapshot from `naive_bayes_snapshot`; alpha and per_class, the setting it was made
+    with; others, name -> (R,) accuracies of other models on the same training sets (the
+    rows of `accuracy_vs_training_size` at this size). Accuracies print as mean +- standard
+    deviation over the training sets. Returns: lines of text.
+    """
+    n_train = int(snapshot["n_train"])
+    size = (f"all {n_train} training images" if per_class is None
+            else f"{per_class} training image{'s' if per_class != 1 else ''} per class "
+                 f"({n_train} in all)")
+    runs = np.asarray(snapshot["accuracy"], dtype=float)
+    rows = {f"naive Bayes, alpha = {alpha:.3g}": runs}
+    rows.update({name: np.asarray(acc, dtype=float) for name, acc in (others or {}).items()})
+    width = max(len(name) for name in rows)
+    count = "one training set" if per_class is None else f"{runs.size} random training sets"
+    lines = [f"{size}, alpha = {alpha:.3g}",
+             f"test accuracy, mean +- std over {count}:"]
+    lines += [f"  {name:<{width}}  {acc.mean():.3f} +- {acc.std():.3f}"
+              for name, acc in rows.items()]
+    p = np.asarray(snapshot["p"], dtype=float)
+    lines.append(f"pixel probabilities p[k, j] of the first training set: {p.min():.3g} to "
+                 f"{p.max():.3g}")
+    return "\n".join(lines)
+

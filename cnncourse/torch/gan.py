@@ -25,7 +25,8 @@ import torch.nn.functional as F
 __all__ = [
     "discriminator_objective", "generator_objective", "discriminator_loss_from_logits",
     "generator_loss_from_logits", "sample_noise", "discriminator_step", "generator_step",
-    "train_step", "train_gan", "to_tanh_range", "from_tanh_range", "GENERATOR_LOSSES",
+    "train_step", "train_gan", "is_snapshot_iteration", "to_tanh_range", "from_tanh_range",
+    "GENERATOR_LOSSES", "discriminator_probabilities", "DiscriminatorRecorder",
 ]
 
 GENERATOR_LOSSES = ("non_saturating", "saturating")
@@ -276,7 +277,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: Any, iterati
             history["iteration"].append(iteration)
             for key in keys:
                 history[key].append(stats[key])
-            if snapshot_every and (iteration % snapshot_every == 0 or iteration == 1):
+            if snapshot_every and is_snapshot_iteration(iteration, snapshot_every):
                 generator.eval()
                 with torch.no_grad():
                     history["snapshots"].append((iteration, generator(fixed_z).cpu()))
@@ -295,3 +296,69 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: Any, iterati
             bar.close()
     return history
 
+
+def is_snapshot_iteration(iteration: int, every: int) -> bool:
+    """Whether `train_gan(..., snapshot_every=every)` keeps a snapshot after `iteration`
+    (1-based): the first iteration and every `every`-th one. One rule for the generator's
+    snapshots and the discriminator's recordings."""
+    return iteration == 1 or iteration % every == 0
+
+
+# --- Recording the discriminator during training (notebook 09's training scrubber) -----------
+
+
+def discriminator_probabilities(discriminator: nn.Module, points: Any) -> np.ndarray:
+    """D(x) = sigmoid(logit) at fixed points, without touching the training.
+
+    Runs in eval mode (batch norm uses its running statistics and updates none, dropout is off)
+    and without gradients, then restores the module's mode, so recording D between training
+    iterations changes neither the model nor any random stream.
+
+    Inputs: points (P,) for a 1-D discriminator, else (P, ...) examples as D takes them
+    ((P, in_dim) for a toy discriminator, (P, C, H, W) for images). Returns: float64 array (P,).
+    """
+    x = torch.as_tensor(np.asarray(points), dtype=torch.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"points must be (P,) or (P, ...) with P >= 1, got shape "
+                         f"{tuple(x.shape)}")
+    was_training = discriminator.training
+    discriminator.eval()
+    try:
+        with torch.no_grad():
+            logits = discriminator(x.to(_device(discriminator)))
+    finally:
+        discriminator.train(was_training)
+    if logits.shape != (x.shape[0],):
+        raise ValueError(f"discriminator must return ({x.shape[0]},) logits for "
+                         f"{x.shape[0]} points, got {tuple(logits.shape)}")
+    return torch.sigmoid(logits).cpu().double().numpy()
+
+
+class DiscriminatorRecorder:
+    """A `train_gan` callback that stores D(x) at fixed points on the snapshot schedule
+    (iteration 1 and every `every` iterations), so that each generator snapshot of
+    `train_gan(..., snapshot_every=every)` has the discriminator of the same moment.
+
+        recorder = DiscriminatorRecorder(d, x_grid, every=10)
+        history = train_gan(g, d, data, snapshot_every=10, callback=recorder)
+        recorder.curves      # [(1, D(x_grid)), (10, ...), (20, ...), ...]
+
+    Inputs: discriminator, the module being trained; points (P,) or (P, ...) as for
+    `discriminator_probabilities`; every >= 1.
+    Recording uses `discriminator_probabilities`: the run is the same with or without it.
+    """
+
+    def __init__(self, discriminator: nn.Module, points: Any, every: int):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        self.discriminator = discriminator
+        self.points = np.asarray(points)
+        self.every = every
+        self.curves: list[tuple[int, np.ndarray]] = []
+
+    def __call__(self, iteration: int, stats: dict[str, float] | None = None) -> None:
+        if is_snapshot_iteration(iteration, self.every):
+            self.curves.append((iteration,
+                                discriminator_probabilities(self.discriminator, self.points)))

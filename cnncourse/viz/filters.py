@@ -11,6 +11,10 @@ their result and return the Figure.
   by its own largest |value| to [0, 1] (a map that is 0 everywhere stays 0).
 - Tiles are separated by NaN gaps, drawn in a dark grey so that white (0) kernels stay apart.
 - With ncols=None a grid of N tiles is about square: ceil(sqrt(N)) tiles per row.
+- `plot_feature_map_stages` follows ONE channel through a CONV -> ReLU -> POOL block: the
+  conv map on a diverging map centred at 0, the ReLU and pool maps from 0 up, all three with
+  the same colour limit (the largest |value| of the conv map), so a value keeps its colour
+  from stage to stage.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["kernel_grid", "map_grid", "plot_kernels", "plot_kernels_before_after",
-           "plot_maps_before_after"]
+           "plot_maps_before_after", "plot_feature_map_stages"]
 
 _GAP = np.nan          # tile separators, drawn in the axes' background colour
 _GAP_COLOR = "#4d4d4d"
@@ -172,5 +176,59 @@ def plot_maps_before_after(image: Any, before: Any, after: Any, ncols: int | Non
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_map_stages(image: Any, kernel: Any, conv_map: Any, relu_map: Any, pool_map: Any,
+                            kernel_limit: float | None = None, title: str | None = None):
+    """Five panels: the input, one kernel, and that kernel's map after conv, ReLU and pooling.
+
+    Inputs: image (H, W), (1, H, W) or (3, H, W); kernel (C, K, K) or (K, K), drawn like
+    `plot_kernels` with colour limit kernel_limit (None: its largest |weight|; pass one limit
+    for several figures to compare them); conv_map, relu_map (OH, OW) and pool_map (PH, PW).
+    The three maps share one colour limit, the largest |value| of conv_map (1 when all are 0).
+    title: a line over the figure. Returns: the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    image = np.asarray(image, dtype=float)
+    if image.ndim == 3 and image.shape[0] in (1, 3):
+        image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
+        raise ValueError(f"image must be (H, W), (1, H, W) or (3, H, W), got shape "
+                         f"{np.shape(image)}")
+    kernel = np.asarray(kernel, dtype=float)
+    if kernel.ndim == 2:
+        kernel = kernel[None]
+    if kernel.ndim != 3:
+        raise ValueError(f"kernel must be (C, K, K) or (K, K), got shape {kernel.shape}")
+    maps = [np.asarray(m, dtype=float) for m in (conv_map, relu_map, pool_map)]
+    for name, values in zip(("conv_map", "relu_map", "pool_map"), maps):
+        if values.ndim != 2 or values.size == 0:
+            raise ValueError(f"{name} must be a non-empty 2-D map, got shape {values.shape}")
+    if maps[0].shape != maps[1].shape:
+        raise ValueError(f"conv_map {maps[0].shape} and relu_map {maps[1].shape} must have "
+                         f"one shape")
+    limit = _kernel_limit(maps[0])
+    fig, axes = plt.subplots(1, 5, figsize=(12, 2.9))
+    if image.ndim == 2:
+        axes[0].imshow(image, cmap="gray", interpolation="nearest")
+    else:
+        axes[0].imshow(np.clip(image, 0, 1), interpolation="nearest")
+    axes[0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=10)
+    plot_kernels(kernel[None], ax=axes[1], title=f"kernel {kernel.shape[1]}x{kernel.shape[2]}",
+                 limit=kernel_limit, colorbar=True)
+    stages = [("after conv", "RdBu_r", -limit), ("after ReLU", "magma", 0.0),
+              ("after pool", "magma", 0.0)]
+    for ax, values, (stage, cmap, low) in zip(axes[2:], maps, stages):
+        shown = ax.imshow(values, cmap=cmap, vmin=low, vmax=limit, interpolation="nearest")
+        ax.set_title(f"{stage} {values.shape[0]}x{values.shape[1]}", fontsize=10)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

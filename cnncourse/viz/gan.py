@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["gaussian_pdf", "histogram_density", "plot_generator_gradients",
            "plot_density_snapshots", "plot_ring_snapshots", "plot_class_histogram",
-           "plot_snapshot_grids"]
+           "plot_snapshot_grids", "plot_training_frame"]
 
 
 def _numpy(values: Any) -> np.ndarray:
@@ -191,3 +191,61 @@ def plot_snapshot_grids(snapshots: Sequence[tuple[int, Any]], n: int = 36, nrow:
         plot_sample_grid(images[:n], nrow=nrow, ax=ax, value_range=value_range,
                          title=f"{iteration} it.")
     return axes
+
+
+def plot_training_frame(x_grid: Any, data_density: Any, samples: Any, d_values: Any, *,
+                        near_half: Sequence[tuple[float, float]] = (), bins: int = 60,
+                        density_max: float | None = None, title: str | None = None,
+                        ax: Any = None) -> Any:
+    """One step of a 1-D GAN run as in Goodfellow et al.'s Figure 1: the data density (black,
+    dotted, shaded), the generator's density (green: a histogram of its samples) and the
+    discriminator's output D(x) (blue, dashed, on a right axis from 0 to 1, with a line at 1/2).
+
+    Inputs: x_grid (P,) increasing; data_density (P,) the data's density on x_grid; samples (N,)
+    or (N, 1) the generator's samples; d_values (P,) D(x) on x_grid; near_half, (x_start, x_end)
+    stretches where D(x) is near 1/2 (shaded blue; computed by the caller, e.g.
+    `cnncourse.aids.gan_explain.near_half_intervals`); bins over [x_grid[0], x_grid[-1]];
+    density_max, a fixed top of the density axis (so frames compare; a generator peak above it is
+    clipped and its height written at the top); title; ax. Returns: the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.6))
+    x_grid = _numpy(x_grid).astype(np.float64)
+    data_density = _numpy(data_density)
+    d_values = _numpy(d_values)
+    if data_density.shape != x_grid.shape or d_values.shape != x_grid.shape:
+        raise ValueError(f"data_density {data_density.shape} and d_values {d_values.shape} must "
+                         f"have the shape of x_grid {x_grid.shape}")
+    edges = np.linspace(x_grid[0], x_grid[-1], bins + 1)
+    centres, g_density = histogram_density(samples, edges)
+    ax.fill_between(x_grid, data_density, color="k", alpha=0.08)
+    ax.plot(x_grid, data_density, "k:", lw=2, label="data density")
+    ax.step(centres, g_density, where="mid", color="tab:green", lw=1.8,
+            label="generator density G")
+    top = density_max if density_max is not None else 1.1 * max(data_density.max(),
+                                                                g_density.max())
+    ax.set_ylim(0, top)
+    peak = g_density.max()
+    if peak > top:
+        at = centres[np.argmax(g_density)]
+        ax.annotate(f"G's peak {peak:.2g} (off the chart)", xy=(at, top), xytext=(8, -14),
+                    textcoords="offset points", fontsize=8, color="tab:green",
+                    arrowprops={"arrowstyle": "->", "color": "tab:green"})
+    ax.set_xlim(x_grid[0], x_grid[-1])
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.grid(alpha=0.3)
+    ax_d = ax.twinx()
+    for lo, hi in near_half:
+        ax_d.axvspan(lo, hi, color="tab:blue", alpha=0.08, lw=0)
+    ax_d.axhline(0.5, color="tab:blue", lw=0.8, alpha=0.6)
+    ax_d.plot(x_grid, d_values, "--", color="tab:blue", lw=1.8, label="discriminator D(x)")
+    ax_d.set_ylim(0, 1)
+    ax_d.set_ylabel("D(x)", color="tab:blue")
+    handles = ax.get_legend_handles_labels()[0] + ax_d.get_legend_handles_labels()[0]
+    ax_d.legend(handles, [h.get_label() for h in handles], loc="upper right", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax.figure

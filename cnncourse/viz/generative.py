@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["as_float_table", "interval_label", "plot_tables", "plot_intervals",
-           "plot_accuracy_vs_size"]
+           "plot_accuracy_vs_size", "plot_pixel_model"]
 
 _TABLE_TITLES = {"p_x": "P(x)", "p_x_given_y": "P(x | y)", "p_x_and_y": "P(x, y)",
                  "p_y_given_x": "P(y | x)"}
@@ -139,3 +139,53 @@ def plot_accuracy_vs_size(result: Mapping[str, Any], names: Sequence[str] | None
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_pixel_model(p: Any, samples: Any, image_shape: Sequence[int], curves: Any = None,
+                     point: tuple[float, Any, str] | None = None, title: str | None = None) -> Any:
+    """A class-conditional pixel model at a glance (the naive Bayes explorer of notebook 08).
+
+    Left, one column per class k: p[k] as an image (top row, 0 = white, 1 = black) and one
+    sample of the model (bottom row). Right, when `curves` is given: test accuracy against
+    the training-set size (`plot_accuracy_vs_size(curves)`), with `point` = (n_train,
+    accuracies (R,), label) drawn as a star at the mean with a +-1 std bar.
+
+    Inputs: p (K, D) in [0, 1]; samples (K, D) of 0/1; image_shape (H, W) with H * W = D;
+    curves, a result of `cnncourse.aids.generative.accuracy_vs_training_size` or None.
+    Returns: the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    p = np.asarray(p, dtype=float)
+    samples = np.asarray(samples)
+    n_classes = p.shape[0]
+    height, width = (int(v) for v in image_shape)
+    if p.ndim != 2 or samples.shape != p.shape or height * width != p.shape[1]:
+        raise ValueError(f"need p and samples of one shape (K, H*W) with image_shape {image_shape},"
+                         f" got {p.shape} and {samples.shape}")
+    ratios = [1.0] * n_classes + ([0.5, 0.65 * n_classes] if curves is not None else [])
+    fig = plt.figure(figsize=(0.72 * sum(ratios) + 0.4, 2.6), layout="constrained")
+    grid = fig.add_gridspec(2, len(ratios), width_ratios=ratios)
+    for k in range(n_classes):
+        for row, (images, name) in enumerate(((p, "p[k]"), (samples, "sample"))):
+            ax = fig.add_subplot(grid[row, k])
+            ax.imshow(images[k].reshape(height, width), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"k = {k}", fontsize=9)
+            if k == 0:
+                ax.set_ylabel(name, fontsize=9)
+    if curves is not None:
+        ax = fig.add_subplot(grid[:, -1])
+        plot_accuracy_vs_size(curves, ax=ax)
+        if point is not None:
+            n_train, runs, label = point
+            runs = np.asarray(runs, dtype=float)
+            ax.errorbar([n_train], [runs.mean()], yerr=[runs.std()], marker="*", markersize=13,
+                        color="crimson", capsize=3, linestyle="none", label=label, zorder=5)
+            ax.legend(fontsize="x-small", loc="lower right")
+        ax.set_xlabel("training images (balanced over the classes)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

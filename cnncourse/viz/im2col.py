@@ -6,10 +6,12 @@ each drawing function, so importing this module is cheap.
 * `plot_overlap_counts`: how many windows cover each pixel (what col2im sums);
 * `plot_col_layouts`: where one kernel tap's numbers land in memory, in the classic
   (rows = windows) layout and in the tap-major layout of `cnncourse.conv.Convolution`;
-* `plot_timing_ratios`: a bar chart of measured times relative to a reference.
+* `plot_timing_ratios`: a bar chart of measured times relative to a reference;
+* `plot_im2col_row`: one row of the unrolled matrix and the receptive field it copies (the
+  picture of the im2col explorer, `cnncourse.widgets.im2col`).
 
 The values drawn come from `cnncourse.conv` or from the caller; the helpers without a leading
-``plot_`` (`window_colors`, `tap_index_map`) are plain logic with unit tests.
+``plot_`` (`window_colors`, `tap_index_map`, `shown_rows`) are plain logic with unit tests.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 from ..conv import conv_output_size, im2col
 
 __all__ = ["window_colors", "tap_index_map", "plot_im2col", "plot_overlap_counts",
-           "plot_col_layouts", "plot_timing_ratios"]
+           "plot_col_layouts", "plot_timing_ratios", "shown_rows", "plot_im2col_row"]
 
 _PAD_COLOR = "#d9d9d9"
 LAYOUTS = ("classic", "tap_major")
@@ -294,5 +296,146 @@ def plot_timing_ratios(ratios: Mapping[str, float], reference: str, ax=None):
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlim(min(values + [1.0]) / 2, max(values + [1.0]) * 4)
     ax.set_xlabel(f"time relative to {reference} (log scale; lower is faster)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def shown_rows(n_rows: int, row: int, max_rows: int = 7) -> range:
+    """The rows of a matrix of `n_rows` rows to draw around row `row`: at most `max_rows`
+    consecutive rows, `row` as central as the ends allow (all rows when they fit)."""
+    if not 0 <= row < n_rows:
+        raise ValueError(f"row must be in 0..{n_rows - 1}, got {row}")
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be positive, got {max_rows}")
+    first = min(max(row - max_rows // 2, 0), max(n_rows - max_rows, 0))
+    return range(first, min(first + max_rows, n_rows))
+
+
+_ROW_COLOR = "tab:orange"
+
+
+def plot_im2col_row(x, kernel_h: int, kernel_w: int, row: int, stride: int = 1, pad: int = 0,
+                    max_rows: int = 7):
+    """Draw row `row` of `cnncourse.conv.im2col(x, ...)` and the receptive field it copies.
+
+    Inputs: x (N, C, H, W), or one image (C, H, W) or (H, W); the kernel size, stride and
+    padding of `im2col` (ints); row in 0 .. N*OH*OW - 1; max_rows, how many rows of the
+    matrix to draw around the chosen one.
+    Top: the zero-padded channels of the row's image n (padding grey); the window of the
+    row outlined and tinted orange, every copied cell labelled with its column index k
+    (hatched where it copies a padding zero). Bottom: up to `max_rows` rows of the unrolled
+    matrix, each labelled "r: (n,i,j)"; the chosen row tinted and outlined, padding zeros
+    grey; column headers k and (c, a, d). Which pixel goes where comes from
+    `cnncourse.aids.conv_explain.im2col_row_sources`, the values from the library's im2col.
+    Output: the Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from ..aids.conv_explain import im2col_row_sources
+
+    x = np.asarray(x)
+    if x.ndim in (2, 3):
+        x = x.reshape((1,) * (4 - x.ndim) + x.shape)
+    if x.ndim != 4:
+        raise ValueError(f"x must be (N, C, H, W), (C, H, W) or (H, W), got shape {x.shape}")
+    info = im2col_row_sources(x.shape, kernel_h, kernel_w, row, stride=stride, pad=pad)
+    col = im2col(x, kernel_h, kernel_w, stride=stride, pad=pad)
+    n_rows, n_cols = col.shape
+    rows = shown_rows(n_rows, row, max_rows)
+    _, channels, height, width = x.shape
+    n, i, j = info["position"]
+    out_h, out_w = info["out_shape"]
+    (top, bottom), (left, right) = info["window_rows"], info["window_cols"]
+    padded = np.pad(x[n], ((0, 0), (pad, pad), (pad, pad)))
+    p_h, p_w = padded.shape[1:]
+    gap = 1.5
+    in_width = channels * p_w + (channels - 1) * gap
+    label_width = 3.4
+    col_width = label_width + n_cols
+    span = max(in_width, col_width, 18.0)                     # 18 cells: room for the titles
+    n_shown = len(rows)
+    in_height, col_height = p_h + 1.4, n_shown + 2.6
+    cell = 0.34                                               # inches per cell
+    fig, (ax_in, ax_col) = plt.subplots(
+        2, 1, figsize=(cell * span + 0.6, cell * (in_height + col_height) + 0.9),
+        gridspec_kw={"height_ratios": [in_height, col_height]})
+    light = (*plt.matplotlib.colors.to_rgb(_ROW_COLOR), 0.45)
+
+    # top: the padded input of image n, the window of the row
+    x0_of = [(span - in_width) / 2 + c * (p_w + gap) for c in range(channels)]
+    for c in range(channels):
+        x0 = x0_of[c]
+        for y in range(p_h):
+            for z in range(p_w):
+                inside = pad <= y < pad + height and pad <= z < pad + width
+                _cell(ax_in, x0 + z, p_h - 1 - y, "white" if inside else _PAD_COLOR,
+                      _value_text(padded[c, y, z]))
+        ax_in.text(x0 + p_w / 2, p_h + 0.25, f"image {n}, channel {c}", ha="center",
+                   va="bottom", fontsize=8)
+    for k, ((c, a, d), is_pad) in enumerate(zip(info["taps"], info["padding"])):
+        cx, cy = x0_of[c] + left + d, p_h - 1 - (top + a)
+        ax_in.add_patch(Rectangle((cx, cy), 1, 1, facecolor=light, edgecolor="grey",
+                                  linewidth=0, hatch="//" if is_pad else None))
+        ax_in.text(cx + 0.95, cy + 0.05, str(k), ha="right", va="bottom", fontsize=5.5,
+                   color="saddlebrown")
+    for c in range(channels):
+        ax_in.add_patch(Rectangle((x0_of[c] + left, p_h - 1 - bottom), kernel_w, kernel_h,
+                                  fill=False, edgecolor=_ROW_COLOR, linewidth=2.5))
+    ax_in.set_xlim(-0.2, span + 0.2)
+    ax_in.set_ylim(-0.2, in_height)
+    ax_in.set_aspect("equal")
+    ax_in.axis("off")
+    ax_in.set_title(f"row {row} = output position (n, i, j) = ({n}, {i}, {j})\n"
+                    f"its {kernel_h}x{kernel_w} window: padded rows {top}..{bottom}, cols "
+                    f"{left}..{right} (pad {pad}, stride {stride}; grey = padding)", fontsize=9)
+
+    # bottom: rows of the unrolled matrix around the chosen one
+    cx0 = (span - col_width) / 2 + label_width
+    for position, r in enumerate(rows):
+        y = n_shown - 1 - position
+        chosen = r == row
+        r_info = info if chosen else im2col_row_sources(x.shape, kernel_h, kernel_w, r,
+                                                         stride=stride, pad=pad)
+        rn, ri, rj = r_info["position"]
+        ax_col.text(cx0 - 0.2, y + 0.5, f"{r}: ({rn},{ri},{rj})", ha="right", va="center",
+                    fontsize=7.5, fontweight="bold" if chosen else "normal",
+                    color=_ROW_COLOR if chosen else "black")
+        for k in range(n_cols):
+            face = light if chosen else (_PAD_COLOR if r_info["padding"][k] else "white")
+            _cell(ax_col, cx0 + k, y, face, _value_text(col[r, k]))
+            if chosen and r_info["padding"][k]:
+                ax_col.add_patch(Rectangle((cx0 + k, y), 1, 1, fill=False, hatch="//",
+                                           edgecolor="grey", linewidth=0))
+        if chosen:
+            ax_col.add_patch(Rectangle((cx0, y), n_cols, 1, fill=False, edgecolor=_ROW_COLOR,
+                                       linewidth=2.5))
+    for k, (c, a, d) in enumerate(info["taps"]):
+        ax_col.text(cx0 + k + 0.5, n_shown + 0.1, f"{k}", ha="center", va="bottom",
+                    fontsize=6.5, color="saddlebrown")
+        ax_col.text(cx0 + k + 0.5, n_shown + 0.75, f"{c}{a}{d}", ha="center", va="bottom",
+                    fontsize=5.5)
+    for c in range(1, channels):
+        boundary = cx0 + c * kernel_h * kernel_w
+        ax_col.plot([boundary] * 2, [-0.1, n_shown + 0.1], color="black", linewidth=2)
+    ax_col.text(cx0 - 0.2, n_shown + 0.1, "k", ha="right", va="bottom", fontsize=6.5,
+                color="saddlebrown")
+    ax_col.text(cx0 - 0.2, n_shown + 0.75, "c a d", ha="right", va="bottom", fontsize=6)
+    hidden_above, hidden_below = rows.start, n_rows - rows.stop
+    notes = []
+    if hidden_above:
+        notes.append(f"rows 0..{rows.start - 1} above")
+    if hidden_below:
+        notes.append(f"rows {rows.stop}..{n_rows - 1} below")
+    ax_col.set_xlim(-0.2, span + 0.2)
+    ax_col.set_ylim(-0.9 if notes else -0.2, n_shown + 1.6)
+    if notes:
+        ax_col.text(span / 2, -0.35, "not drawn: " + ", ".join(notes), ha="center",
+                    va="top", fontsize=7, color="dimgray")
+    ax_col.set_aspect("equal")
+    ax_col.axis("off")
+    ax_col.set_title(f"im2col matrix: {n_rows} rows (n, i, j) x {n_cols} columns (c, a, d)\n"
+                     f"(OH x OW = {out_h} x {out_w}; column k copies the input cell marked k)",
+                     fontsize=9)
     fig.tight_layout()
     return fig

@@ -9,13 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..aids.conv_explain import arithmetic_report, classic_kernels, filter_image, kernel_to_text
+from ._common import pre, with_parts
 
 __all__ = ["conv_arithmetic_explorer", "filter_explorer"]
-
-
-def _pre(text: str) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<pre style='margin:0'>{escaped}</pre>"
 
 
 def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, *, padding: int = 1,
@@ -50,7 +46,7 @@ def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, *, paddi
     def update(_change=None) -> None:
         values = {name: slider.value for name, slider in sliders.items()}
         text = arithmetic_report(**values)
-        report.value = _pre(text)
+        report.value = pre(text)
         if text.startswith("invalid"):
             # clear_output(wait=True) keeps the old figure until new output arrives, which an
             # invalid setting never sends: drop the stale drawing now and say why it is empty.
@@ -71,10 +67,7 @@ def conv_arithmetic_explorer(input_size: int = 5, kernel_size: int = 3, *, paddi
         slider.observe(update, names="value")
     update()
     box = widgets.VBox([widgets.HBox([widgets.VBox(list(sliders.values())), report]), drawing])
-    box.sliders = sliders
-    box.report = report
-    box.drawing = drawing
-    return box
+    return with_parts(box, sliders=sliders, report=report, drawing=drawing)
 
 
 def filter_explorer(image, kernels: dict | None = None):
@@ -103,7 +96,7 @@ def filter_explorer(image, kernels: dict | None = None):
 
     def update(_change=None) -> None:
         kernel = np.asarray(kernels[dropdown.value], dtype=float)
-        kernel_text.value = _pre(kernel_to_text(kernel))
+        kernel_text.value = pre(kernel_to_text(kernel))
         filtered = filter_image(image, kernel, mode=mode.value)
         picture.clear_output(wait=True)
         with picture:
@@ -127,7 +120,4 @@ def filter_explorer(image, kernels: dict | None = None):
     mode.observe(update, names="value")
     update()
     box = widgets.VBox([widgets.HBox([widgets.VBox([dropdown, mode]), kernel_text]), picture])
-    box.dropdown = dropdown
-    box.mode = mode
-    box.kernel_text = kernel_text
-    return box
+    return with_parts(box, dropdown=dropdown, mode=mode, kernel_text=kernel_text)

@@ -8,6 +8,7 @@ ipywidgets and matplotlib are imported inside the builder.
 from __future__ import annotations
 
 from ..aids.dnn_explain import ACTIVATIONS, activation_summary, deep_stack_activations
+from ._common import with_parts
 
 __all__ = ["activation_explorer", "INIT_CHOICES", "summary_text"]
 
@@ -81,5 +82,4 @@ def activation_explorer(activation: str = "tanh", weight_init: str = "std 0.01",
         control.observe(redraw, names="value")
     redraw()
     box = widgets.VBox([widgets.HBox(list(controls.values())), figure, summary])
-    box.controls, box.summary, box.figure = controls, summary, figure
-    return box
+    return with_parts(box, controls=controls, summary=summary, figure=figure)

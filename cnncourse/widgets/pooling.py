@@ -11,13 +11,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..aids.pool_explain import POOL_SETTINGS, routing_report, tie_example
+from ._common import pre, with_parts
 
 __all__ = ["pooling_router"]
-
-
-def _pre(text: str) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<pre style='margin:0'>{escaped}</pre>"
 
 
 def pooling_router(maps: Mapping[str, np.ndarray] | None = None, upstream: float = 1.0):
@@ -82,10 +78,10 @@ def pooling_router(maps: Mapping[str, np.ndarray] | None = None, upstream: float
         window = None if every_window.value else (row.value, col.value)
         row.disabled = col.disabled = every_window.value
         if window is None:
-            report.value = _pre(f"every one of the {out_h}x{out_w} output cells sends "
+            report.value = pre(f"every one of the {out_h}x{out_w} output cells sends "
                                 f"{upstream:g}; dx adds up where windows overlap")
         else:
-            report.value = _pre(routing_report(values, pool_h, pool_w, stride, window,
+            report.value = pre(routing_report(values, pool_h, pool_w, stride, window,
                                                upstream))
         picture.clear_output(wait=True)
         with picture:
@@ -98,10 +94,9 @@ def pooling_router(maps: Mapping[str, np.ndarray] | None = None, upstream: float
     update()
     box = widgets.VBox([widgets.HBox([widgets.VBox([map_choice, setting, every_window]),
                                       widgets.VBox([row, col])]), report, picture])
-    box.map_choice = map_choice
-    box.setting = setting
-    box.row = row
-    box.col = col
-    box.every_window = every_window
-    box.report = report
-    return box
+    return with_parts(box, map_choice=map_choice,
+                      setting=setting,
+                      row=row,
+                      col=col,
+                      every_window=every_window,
+                      report=report)
