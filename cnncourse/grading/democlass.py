@@ -178,14 +178,16 @@ def write_course_class(course_root: Path, target: Path, assignments: list[str] |
     """Add the course part to the demo class copy at `target`: the course's sources and release
     files (solutions/<a>/, notebooks/<a>/) and the three students' notebooks
     (submitted/<student>/<a>/). Returns (student, assignment) -> Expected."""
-    expected = {}
-    for sub in course_submissions(course_root, assignments):
+    submissions = course_submissions(course_root, assignments)
+    sources = find_assignments(course_root / "solutions")
+    for name in dict.fromkeys(sub.assignment for sub in submissions):   # each assignment once
         for kind in ("solutions", "notebooks"):
-            source_dir, copy_dir = course_root / kind / sub.assignment, target / kind / sub.assignment
-            if source_dir.is_dir() and not copy_dir.exists():
-                shutil.copytree(source_dir, copy_dir, ignore=shutil.ignore_patterns(".*", "__pycache__"))
-        notebook = next((course_root / "solutions" / sub.assignment).glob("*.ipynb")).name
-        path = target / "submitted" / sub.student / sub.assignment / notebook
+            if (course_root / kind / name).is_dir():
+                shutil.copytree(course_root / kind / name, target / kind / name,
+                                ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    expected = {}
+    for sub in submissions:
+        path = target / "submitted" / sub.student / sub.assignment / sources[sub.assignment][0].name
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(sub.notebook, str(path))
         expected[(sub.student, sub.assignment)] = sub.expected
